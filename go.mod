@@ -1,0 +1,3 @@
+module github.com/joule-llm/joule
+
+go 1.26
