@@ -1,9 +1,6 @@
 package tokenizer
 
-import (
-	"container/heap"
-	"strings"
-)
+import "strings"
 
 // spaceMark is U+2581, which SentencePiece writes in place of a space.
 const spaceMark = "\u2581"
@@ -106,21 +103,51 @@ type bigram struct {
 	size        int
 }
 
-// queue orders bigrams by score, highest first, then leftmost first.
+// queue is a max-heap of bigrams: highest score first, then leftmost.
+// It is written out rather than using container/heap to avoid boxing each
+// bigram in an interface.
 type queue []bigram
 
-func (q queue) Len() int { return len(q) }
-func (q queue) Less(i, j int) bool {
+func (q queue) before(i, j int) bool {
 	a, b := q[i], q[j]
 	return a.score > b.score || (a.score == b.score && a.left < b.left)
 }
-func (q queue) Swap(i, j int) { q[i], q[j] = q[j], q[i] }
-func (q *queue) Push(x any)   { *q = append(*q, x.(bigram)) }
-func (q *queue) Pop() any {
-	old := *q
-	b := old[len(old)-1]
-	*q = old[:len(old)-1]
-	return b
+
+func (q *queue) push(b bigram) {
+	*q = append(*q, b)
+	h := *q
+	for i := len(h) - 1; i > 0; {
+		parent := (i - 1) / 2
+		if !h.before(i, parent) {
+			break
+		}
+		h[i], h[parent] = h[parent], h[i]
+		i = parent
+	}
+}
+
+func (q *queue) pop() bigram {
+	h := *q
+	top := h[0]
+	last := len(h) - 1
+	h[0] = h[last]
+	h = h[:last]
+	for i := 0; ; {
+		best, l, r := i, 2*i+1, 2*i+2
+		if l < len(h) && h.before(l, best) {
+			best = l
+		}
+		if r < len(h) && h.before(r, best) {
+			best = r
+		}
+		if best == i {
+			break
+		}
+		h[i], h[best] = h[best], h[i]
+		i = best
+	}
+	*q = h
+	return top
 }
 
 // session holds the scratch space of one encoding.
@@ -133,6 +160,11 @@ type session struct {
 // encode appends the tokens of text, already escaped, to out.
 func (s *session) encode(t *Tokenizer, text string, out []int) []int {
 	s.text = text
+	if cap(s.syms) < len(text) {
+		// At most one symbol per byte; size the scratch space once.
+		s.syms = make([]symbol, 0, len(text))
+		s.q = make(queue, 0, len(text))
+	}
 	s.syms = s.syms[:0]
 	s.q = s.q[:0]
 	for off := 0; off < len(text); {
@@ -148,8 +180,8 @@ func (s *session) encode(t *Tokenizer, text string, out []int) []int {
 	for i := 1; i < len(s.syms); i++ {
 		s.tryBigram(t, i-1, i)
 	}
-	for s.q.Len() > 0 {
-		b := heap.Pop(&s.q).(bigram)
+	for len(s.q) > 0 {
+		b := s.q.pop()
 		left, right := &s.syms[b.left], &s.syms[b.right]
 		// Skip merges made stale by an earlier merge of either symbol.
 		if left.n == 0 || right.n == 0 || left.n+right.n != b.size {
@@ -197,7 +229,7 @@ func (s *session) tryBigram(t *Tokenizer, left, right int) {
 	if len(t.v.Scores) > 0 {
 		score = t.v.Scores[id]
 	}
-	heap.Push(&s.q, bigram{left: left, right: right, score: score, size: l.n + r.n})
+	s.q.push(bigram{left: left, right: right, score: score, size: l.n + r.n})
 }
 
 // utf8Len returns the length of the UTF-8 sequence that starts with byte b,
