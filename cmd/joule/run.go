@@ -1,17 +1,196 @@
 package main
 
 import (
+	"bufio"
 	"errors"
+	"fmt"
+	"io"
+	"runtime"
+	"strings"
+	"time"
 
 	"github.com/spf13/cobra"
+
+	"github.com/joule-llm/joule/engine"
+	"github.com/joule-llm/joule/gguf"
+	"github.com/joule-llm/joule/model"
+	"github.com/joule-llm/joule/tensor"
+	"github.com/joule-llm/joule/tokenizer"
 )
 
+type runOptions struct {
+	model     string
+	maxTokens int
+	threads   int
+	ctx       int
+	seed      uint64
+	kvType    string
+	noBOS     bool
+	special   bool
+	sampling  engine.SamplerConfig
+}
+
 func newRunCmd() *cobra.Command {
-	return &cobra.Command{
+	o := runOptions{sampling: engine.DefaultSamplerConfig()}
+	cmd := &cobra.Command{
 		Use:   "run -m MODEL.gguf [flags] PROMPT",
-		Short: "Generate a continuation of PROMPT",
+		Short: "Generate a continuation of PROMPT, streamed to stdout",
+		Long: `Generate a continuation of PROMPT and stream it to stdout as tokens arrive
+(the prompt is not echoed). A one-line summary with prompt and generation
+speed goes to stderr. Generation stops at the model's end-of-generation token,
+after --max-tokens tokens, or when the context is full. With no PROMPT
+argument the prompt is read from standard input.`,
+		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return errors.New("run: not built yet")
+			prompt, err := promptText(cmd.InOrStdin(), args)
+			if err != nil {
+				return err
+			}
+			return run(cmd, o, prompt)
 		},
 	}
+	f := cmd.Flags()
+	f.StringVarP(&o.model, "model", "m", "", "GGUF model file (required)")
+	f.IntVarP(&o.maxTokens, "max-tokens", "n", 256, "most tokens to generate (-1: until the context is full)")
+	f.IntVarP(&o.threads, "threads", "t", defaultThreads(), "threads to compute with")
+	f.IntVar(&o.ctx, "ctx", 0, "context length in tokens (0: the model's own, capped at 4096)")
+	f.Float32Var(&o.sampling.Temperature, "temp", o.sampling.Temperature, "temperature; 0 is greedy decoding")
+	f.IntVar(&o.sampling.TopK, "top-k", o.sampling.TopK, "keep the k most likely tokens (0: off)")
+	f.Float32Var(&o.sampling.TopP, "top-p", o.sampling.TopP, "keep the smallest set of tokens whose probability reaches p (1: off)")
+	f.Float32Var(&o.sampling.MinP, "min-p", o.sampling.MinP, "drop tokens less likely than p times the most likely (0: off)")
+	f.Float32Var(&o.sampling.RepeatPenalty, "repeat-penalty", o.sampling.RepeatPenalty, "penalise recently seen tokens (1: off)")
+	f.IntVar(&o.sampling.RepeatLastN, "repeat-last-n", o.sampling.RepeatLastN, "how many recent tokens the penalties look at")
+	f.Float32Var(&o.sampling.FrequencyPenalty, "frequency-penalty", 0, "subtract this times a token's count in the recent tokens")
+	f.Float32Var(&o.sampling.PresencePenalty, "presence-penalty", 0, "subtract this from tokens present in the recent tokens")
+	f.Uint64Var(&o.seed, "seed", 0, "random seed (0: a random one)")
+	f.StringVar(&o.kvType, "kv-type", "f16", "KV cache element type: f16 or f32")
+	f.BoolVar(&o.noBOS, "no-bos", false, "do not add the model's BOS token to the prompt")
+	f.BoolVar(&o.special, "special", false, "parse special-token text such as <s> in the prompt")
+	cmd.MarkFlagRequired("model")
+	return cmd
+}
+
+// defaultThreads is the number of cores Go may use; on hyper-threaded
+// machines one thread per physical core is usually fastest, which -t sets.
+func defaultThreads() int { return runtime.GOMAXPROCS(0) }
+
+func promptText(stdin io.Reader, args []string) (string, error) {
+	if len(args) == 1 {
+		return args[0], nil
+	}
+	b, err := io.ReadAll(stdin)
+	if err != nil {
+		return "", fmt.Errorf("reading the prompt from stdin: %w", err)
+	}
+	return strings.TrimRight(string(b), "\n"), nil
+}
+
+func run(cmd *cobra.Command, o runOptions, prompt string) error {
+	ctx := cmd.Context()
+	stderr := cmd.ErrOrStderr()
+	if o.threads < 1 {
+		return fmt.Errorf("--threads must be at least 1, got %d", o.threads)
+	}
+	kvType, err := parseKVType(o.kvType)
+	if err != nil {
+		return err
+	}
+	f, err := gguf.Open(o.model)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	m, err := model.Load(f)
+	if err != nil {
+		return err
+	}
+	tok, err := tokenizer.FromGGUF(f)
+	if err != nil {
+		return err
+	}
+	if tok.Len() > m.Config.VocabSize {
+		return fmt.Errorf("tokenizer has %d tokens but the model's output has only %d", tok.Len(), m.Config.VocabSize)
+	}
+
+	ctxLen := o.ctx
+	if ctxLen <= 0 {
+		ctxLen = min(m.Config.ContextLength, 4096)
+	}
+	if ctxLen > m.Config.ContextLength {
+		fmt.Fprintf(stderr, "joule: warning: --ctx %d exceeds the model's training context %d\n", ctxLen, m.Config.ContextLength)
+	}
+	state, err := m.NewState(ctxLen, kvType)
+	if err != nil {
+		return err
+	}
+	ids := tok.Encode(prompt, !o.noBOS, o.special)
+	if len(ids) == 0 {
+		return errors.New("the prompt is empty and the model adds no BOS token: nothing to generate from")
+	}
+	if len(ids) >= ctxLen {
+		return fmt.Errorf("the prompt is %d tokens, the context only %d (raise --ctx)", len(ids), ctxLen)
+	}
+
+	sampling := o.sampling
+	sampling.Seed = o.seed
+	if sampling.Seed == 0 {
+		sampling.Seed = uint64(time.Now().UnixNano())
+	}
+	pool := tensor.NewPool(o.threads)
+	defer pool.Close()
+
+	out := bufio.NewWriter(cmd.OutOrStdout())
+	dec := tok.NewDecoder()
+	for _, id := range ids { // prime the decoder so the first word keeps its space
+		dec.Add(id)
+	}
+	// Flush at every token: the point of streaming is that text appears as
+	// it is generated.
+	emit := func(id int) error {
+		if s := dec.Add(id); s != "" {
+			out.WriteString(s)
+			return out.Flush()
+		}
+		return nil
+	}
+	gc := engine.GenerateConfig{
+		MaxTokens: o.maxTokens,
+		Sampler:   engine.NewSampler(sampling),
+		IsEnd:     tok.IsEOG,
+	}
+	switch {
+	case o.maxTokens == 0:
+		return nil
+	case o.maxTokens < 0:
+		gc.MaxTokens = 0 // until the context is full
+	}
+	st, genErr := engine.Generate(ctx, m, pool, state, ids, gc, emit)
+	out.WriteString(dec.Flush())
+	out.Flush()
+	// stdout holds exactly the continuation; the line break that ends it on
+	// a terminal goes to stderr with the summary.
+	fmt.Fprintf(stderr, "\nprompt: %d tokens, %.1f tokens/s | generated: %d tokens, %.1f tokens/s | stop: %s\n",
+		st.PromptTokens, rate(st.PromptTokens, st.PromptDuration),
+		st.GeneratedTokens, rate(st.GeneratedTokens, st.GenerationDuration), st.Stop)
+	if genErr != nil && !errors.Is(genErr, ctx.Err()) {
+		return genErr
+	}
+	return nil
+}
+
+func rate(n int, d time.Duration) float64 {
+	if d <= 0 {
+		return 0
+	}
+	return float64(n) / d.Seconds()
+}
+
+func parseKVType(s string) (tensor.Type, error) {
+	switch strings.ToLower(s) {
+	case "f16":
+		return tensor.F16, nil
+	case "f32":
+		return tensor.F32, nil
+	}
+	return 0, fmt.Errorf("--kv-type %q: want f16 or f32", s)
 }
