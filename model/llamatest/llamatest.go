@@ -1,0 +1,323 @@
+// Package llamatest writes small llama GGUF files with deterministic random
+// weights and a byte-fallback SentencePiece-style vocabulary, for tests and
+// benchmarks that need a model of a given shape and weight type.
+package llamatest
+
+import (
+	"encoding/binary"
+	"fmt"
+	"hash/fnv"
+	"io"
+	"math"
+	"math/rand/v2"
+
+	"github.com/joule-llm/joule/gguf"
+	"github.com/joule-llm/joule/tensor"
+)
+
+// RandomConfig describes a random llama model. Zero fields take the
+// defaults noted.
+type RandomConfig struct {
+	Name     string      // general.name; "random-llama"
+	Embd     int         // embedding length; 64
+	Layers   int         // blocks; 2
+	Heads    int         // query heads; 4
+	KVHeads  int         // key/value heads; Heads
+	HeadDim  int         // per-head width; Embd / Heads
+	FF       int         // feed-forward width; 4 * Embd
+	Vocab    int         // vocabulary size, at least 259 (3 control + 256 byte tokens); 320
+	Ctx      int         // context length; 256
+	Type     tensor.Type // type of the weight matrices; F32. Norms are always F32.
+	Tied     bool        // no output.weight: the classifier is token_embd
+	Seed     uint64      // weights are a function of Seed and the tensor name only
+	RopeBase float32     // 10000
+	Eps      float32     // RMSNorm epsilon; 1e-5
+}
+
+// MinVocab is the smallest vocabulary: <unk>, <s>, </s> and 256 byte tokens.
+const MinVocab = 3 + 256
+
+func (c RandomConfig) withDefaults() RandomConfig {
+	def := func(v *int, d int) {
+		if *v == 0 {
+			*v = d
+		}
+	}
+	if c.Name == "" {
+		c.Name = "random-llama"
+	}
+	def(&c.Embd, 64)
+	def(&c.Layers, 2)
+	def(&c.Heads, 4)
+	def(&c.KVHeads, c.Heads)
+	if c.Heads > 0 {
+		def(&c.HeadDim, c.Embd/c.Heads)
+	}
+	def(&c.FF, 4*c.Embd)
+	def(&c.Vocab, 320)
+	def(&c.Ctx, 256)
+	if c.RopeBase == 0 {
+		c.RopeBase = 10000
+	}
+	if c.Eps == 0 {
+		c.Eps = 1e-5
+	}
+	return c
+}
+
+// Filled returns c with its defaults filled in: the configuration
+// WriteRandomLlama writes.
+func (c RandomConfig) Filled() RandomConfig { return c.withDefaults() }
+
+// WriteRandomLlama writes a GGUF v3 llama model described by cfg to w.
+//
+// Weights are normal with standard deviation 1/sqrt(columns) (token_embd:
+// 0.5), norms 1 ± 0.1; each tensor's values depend only on cfg.Seed and its
+// name, so models differing only in Type hold the same real-valued weights
+// before rounding. A matrix whose rows are not a whole number of cfg.Type
+// blocks is stored as F16, as llama.cpp's quantizer falls back for such
+// tensors.
+func WriteRandomLlama(w io.Writer, cfg RandomConfig) error {
+	c := cfg.withDefaults()
+	if err := c.check(); err != nil {
+		return err
+	}
+	gw := gguf.NewWriter()
+	if err := c.setMetadata(gw); err != nil {
+		return err
+	}
+	qDim, kvK := c.Heads*c.HeadDim, c.KVHeads*c.HeadDim
+	type spec struct {
+		name       string
+		cols, rows int // rows == 0: a norm vector of cols
+		std        float64
+	}
+	specs := []spec{{"token_embd.weight", c.Embd, c.Vocab, 0.5}}
+	for i := range c.Layers {
+		p := fmt.Sprintf("blk.%d.", i)
+		specs = append(specs,
+			spec{p + "attn_norm.weight", c.Embd, 0, 0},
+			spec{p + "attn_q.weight", c.Embd, qDim, 0},
+			spec{p + "attn_k.weight", c.Embd, kvK, 0},
+			spec{p + "attn_v.weight", c.Embd, kvK, 0},
+			spec{p + "attn_output.weight", qDim, c.Embd, 0},
+			spec{p + "ffn_norm.weight", c.Embd, 0, 0},
+			spec{p + "ffn_gate.weight", c.Embd, c.FF, 0},
+			spec{p + "ffn_up.weight", c.Embd, c.FF, 0},
+			spec{p + "ffn_down.weight", c.FF, c.Embd, 0},
+		)
+	}
+	specs = append(specs, spec{"output_norm.weight", c.Embd, 0, 0})
+	if !c.Tied {
+		specs = append(specs, spec{"output.weight", c.Embd, c.Vocab, 0})
+	}
+	for _, s := range specs {
+		r := rand.New(rand.NewPCG(c.Seed, nameHash(s.name)))
+		if s.rows == 0 {
+			v := make([]float32, s.cols)
+			for i := range v {
+				v[i] = float32(1 + 0.1*r.NormFloat64())
+			}
+			if err := gw.AddTensor(s.name, tensor.F32, []uint64{uint64(s.cols)}, encodeF32(v)); err != nil {
+				return fmt.Errorf("llamatest: %w", err)
+			}
+			continue
+		}
+		std := s.std
+		if std == 0 {
+			std = 1 / math.Sqrt(float64(s.cols))
+		}
+		v := make([]float32, s.cols*s.rows)
+		for i := range v {
+			v[i] = float32(std * r.NormFloat64())
+		}
+		t := c.Type
+		if s.cols%t.BlockSize() != 0 {
+			t = tensor.F16
+		}
+		data, err := Encode(t, v)
+		if err != nil {
+			return fmt.Errorf("llamatest: tensor %q: %w", s.name, err)
+		}
+		if err := gw.AddTensor(s.name, t, []uint64{uint64(s.cols), uint64(s.rows)}, data); err != nil {
+			return fmt.Errorf("llamatest: %w", err)
+		}
+	}
+	_, err := gw.WriteTo(w)
+	return err
+}
+
+func (c RandomConfig) check() error {
+	switch {
+	case c.Embd <= 0 || c.Layers <= 0 || c.Heads <= 0 || c.KVHeads <= 0 || c.HeadDim <= 0 || c.FF <= 0 || c.Ctx <= 0:
+		return fmt.Errorf("llamatest: sizes must be positive: %+v", c)
+	case c.Heads%c.KVHeads != 0:
+		return fmt.Errorf("llamatest: %d heads is not a multiple of %d KV heads", c.Heads, c.KVHeads)
+	case c.HeadDim%2 != 0:
+		return fmt.Errorf("llamatest: head dimension %d is odd", c.HeadDim)
+	case c.Vocab < MinVocab:
+		return fmt.Errorf("llamatest: vocabulary of %d is below the minimum %d", c.Vocab, MinVocab)
+	case !c.Type.Known() || c.Type.BlockSize() == 0:
+		return fmt.Errorf("llamatest: unknown type %v", c.Type)
+	}
+	return nil
+}
+
+func (c RandomConfig) setMetadata(w *gguf.Writer) error {
+	toks, scores, types := Vocab(c.Vocab)
+	kv := []struct {
+		key string
+		val any
+	}{
+		{"general.architecture", "llama"},
+		{"general.name", c.Name},
+		{"general.file_type", fileType(c.Type)},
+		{"llama.vocab_size", uint32(c.Vocab)},
+		{"llama.context_length", uint32(c.Ctx)},
+		{"llama.embedding_length", uint32(c.Embd)},
+		{"llama.block_count", uint32(c.Layers)},
+		{"llama.feed_forward_length", uint32(c.FF)},
+		{"llama.rope.dimension_count", uint32(c.HeadDim)},
+		{"llama.attention.head_count", uint32(c.Heads)},
+		{"llama.attention.head_count_kv", uint32(c.KVHeads)},
+		{"llama.attention.key_length", uint32(c.HeadDim)},
+		{"llama.attention.value_length", uint32(c.HeadDim)},
+		{"llama.attention.layer_norm_rms_epsilon", c.Eps},
+		{"llama.rope.freq_base", c.RopeBase},
+		{"tokenizer.ggml.model", "llama"},
+		{"tokenizer.ggml.tokens", toks},
+		{"tokenizer.ggml.scores", scores},
+		{"tokenizer.ggml.token_type", types},
+		{"tokenizer.ggml.unknown_token_id", uint32(0)},
+		{"tokenizer.ggml.bos_token_id", uint32(1)},
+		{"tokenizer.ggml.eos_token_id", uint32(2)},
+		{"tokenizer.ggml.add_bos_token", true},
+		{"tokenizer.ggml.add_eos_token", false},
+		{"tokenizer.ggml.add_space_prefix", true},
+	}
+	for _, e := range kv {
+		if err := w.Set(e.key, e.val); err != nil {
+			return fmt.Errorf("llamatest: %w", err)
+		}
+	}
+	return nil
+}
+
+// fileType is llama.cpp's general.file_type for files whose matrices are t.
+func fileType(t tensor.Type) uint32 {
+	switch t {
+	case tensor.F32:
+		return 0
+	case tensor.F16:
+		return 1
+	case tensor.Q4_0:
+		return 2
+	case tensor.Q8_0:
+		return 7
+	case tensor.Q4_K:
+		return 15 // Q4_K_M
+	case tensor.Q5_K:
+		return 17 // Q5_K_M
+	case tensor.Q6_K:
+		return 18
+	case tensor.BF16:
+		return 32
+	}
+	return 0
+}
+
+// Token types of the SentencePiece vocabulary, as GGUF stores them.
+const (
+	TypeNormal  = 1
+	TypeUnknown = 2
+	TypeControl = 3
+	TypeByte    = 6
+)
+
+// commonPieces are the first pieces after the byte tokens, so that English
+// text tokenizes into something better than bytes.
+var commonPieces = []string{
+	"▁", "e", "t", "a", "o", "n", "i", "h", "s", "r", "d", "l", "u", "m", "w", "c", "y", "f", "g", "p",
+	"b", ".", ",", "v", "k", "T", "I", "S", "O", "'", "!", "?", "\"", "x", "j", "q", "z",
+	"▁t", "he", "▁a", "▁s", "▁w", "nd", "▁the", "ed", "▁b", "▁to", "▁and", "▁h", "▁f", "in", "▁wa", "re",
+	"it", "ou", "▁l", "▁d", "▁c", "▁p", "ay", "▁m", "er", "▁was", "om", "▁he", "im", "is", "ar", "▁T",
+	"ll", "▁O", "ing", "▁n", "▁The", "▁Once", "▁upon", "▁time", "▁there", "▁little", "▁girl", "▁day",
+}
+
+// Vocab returns n tokens with their scores and types: <unk>, <s>, </s>, the
+// 256 byte tokens <0x00>..<0xFF>, common English pieces, then filler
+// pieces. n must be at least MinVocab.
+func Vocab(n int) (tokens []string, scores []float32, types []int32) {
+	tokens = append(tokens, "<unk>", "<s>", "</s>")
+	types = append(types, TypeUnknown, TypeControl, TypeControl)
+	for b := range 256 {
+		tokens = append(tokens, fmt.Sprintf("<0x%02X>", b))
+		types = append(types, TypeByte)
+	}
+	seen := map[string]bool{}
+	add := func(p string) {
+		if len(tokens) < n && !seen[p] {
+			seen[p] = true
+			tokens = append(tokens, p)
+			types = append(types, TypeNormal)
+		}
+	}
+	for _, p := range commonPieces {
+		add(p)
+	}
+	for i := 0; len(tokens) < n; i++ {
+		add("▁" + fillerWord(i))
+	}
+	tokens = tokens[:n]
+	types = types[:n]
+	scores = make([]float32, n)
+	for i := MinVocab; i < n; i++ {
+		scores[i] = -float32(i - MinVocab)
+	}
+	return tokens, scores, types
+}
+
+// Encode stores v as type t: plain little-endian for F32, F16 and BF16,
+// ggml's reference quantizer for the block types.
+func Encode(t tensor.Type, v []float32) ([]byte, error) {
+	switch t {
+	case tensor.F32:
+		return encodeF32(v), nil
+	case tensor.F16, tensor.BF16:
+		b := make([]byte, 2*len(v))
+		for i, f := range v {
+			h := tensor.Float32ToFP16(f)
+			if t == tensor.BF16 {
+				h = tensor.Float32ToBF16(f)
+			}
+			binary.LittleEndian.PutUint16(b[2*i:], h)
+		}
+		return b, nil
+	}
+	return tensor.Quantize(t, v)
+}
+
+// fillerWord spells i+len(letters) in base len(letters): distinct words of
+// two or more letters.
+func fillerWord(i int) string {
+	const letters = "etaoinshrdlucmwfygpbvk"
+	var w []byte
+	for j := i + len(letters); j > 0; j /= len(letters) {
+		w = append(w, letters[j%len(letters)])
+	}
+	return string(w)
+}
+
+func encodeF32(v []float32) []byte {
+	b := make([]byte, 4*len(v))
+	for i, f := range v {
+		binary.LittleEndian.PutUint32(b[4*i:], math.Float32bits(f))
+	}
+	return b
+}
+
+func nameHash(s string) uint64 {
+	h := fnv.New64a()
+	io.WriteString(h, s)
+	return h.Sum64()
+}
