@@ -1,0 +1,145 @@
+package model
+
+import (
+	"fmt"
+	"slices"
+
+	"github.com/joule-llm/joule/gguf"
+	"github.com/joule-llm/joule/tensor"
+)
+
+// Model is a loaded llama model. Its weight matrices alias the memory of
+// the gguf.File it was loaded from, which must stay open while the model is
+// used. A Model is read-only: any number of States may use it at once.
+type Model struct {
+	Config Config
+
+	embd      tensor.Matrix // token_embd: VocabSize rows of EmbeddingLength
+	layers    []layer
+	norm      []float32     // output_norm
+	output    tensor.Matrix // the classifier; token_embd when the file ties them
+	ropeFreqs []float32     // per-pair frequency divisors (rope_freqs.weight), or nil
+	tied      bool
+}
+
+type layer struct {
+	attnNorm   []float32
+	wq, wk, wv tensor.Matrix
+	wo         tensor.Matrix
+	ffnNorm    []float32
+	gate, up   tensor.Matrix
+	down       tensor.Matrix
+}
+
+// Load reads the configuration and binds every tensor of a llama GGUF file,
+// checking each one's presence, type and shape. Matrices are not copied;
+// the small norm vectors are decoded to float32.
+func Load(f *gguf.File) (*Model, error) {
+	c, err := ReadConfig(f)
+	if err != nil {
+		return nil, err
+	}
+	l := loader{f: f, used: map[string]bool{}}
+	m := &Model{Config: c}
+	E, V := c.EmbeddingLength, c.VocabSize
+	qDim, kDim, vDim := c.HeadCount*c.KeyLength, c.HeadCountKV*c.KeyLength, c.HeadCountKV*c.ValueLength
+
+	m.embd = l.matrix("token_embd.weight", E, V)
+	if l.err == nil {
+		// Token lookup decodes rows of the embedding.
+		if err := tensor.Dequantize(m.embd.Type, m.embd.Row(0), make([]float32, E)); err != nil {
+			return nil, fmt.Errorf("model: tensor %q: %w", "token_embd.weight", err)
+		}
+	}
+	m.norm = l.vector("output_norm.weight", E)
+	if _, ok := f.Tensor("output.weight"); ok {
+		m.output = l.matrix("output.weight", E, V)
+	} else {
+		m.output, m.tied = m.embd, true
+	}
+	if _, ok := f.Tensor("rope_freqs.weight"); ok {
+		m.ropeFreqs = l.vector("rope_freqs.weight", c.RopeDimensionCount/2)
+	}
+	m.layers = make([]layer, c.BlockCount)
+	for i := range m.layers {
+		p := fmt.Sprintf("blk.%d.", i)
+		m.layers[i] = layer{
+			attnNorm: l.vector(p+"attn_norm.weight", E),
+			wq:       l.matrix(p+"attn_q.weight", E, qDim),
+			wk:       l.matrix(p+"attn_k.weight", E, kDim),
+			wv:       l.matrix(p+"attn_v.weight", E, vDim),
+			wo:       l.matrix(p+"attn_output.weight", c.HeadCount*c.ValueLength, E),
+			ffnNorm:  l.vector(p+"ffn_norm.weight", E),
+			gate:     l.matrix(p+"ffn_gate.weight", E, c.FeedForwardLength),
+			up:       l.matrix(p+"ffn_up.weight", E, c.FeedForwardLength),
+			down:     l.matrix(p+"ffn_down.weight", c.FeedForwardLength, E),
+		}
+	}
+	if l.err != nil {
+		return nil, l.err
+	}
+	// A tensor this code does not read (a bias, an expert) means the file
+	// describes a model it would compute wrongly.
+	for _, t := range f.Tensors {
+		if !l.used[t.Name] {
+			return nil, fmt.Errorf("model: unexpected tensor %q in a %s model", t.Name, arch)
+		}
+	}
+	return m, nil
+}
+
+// loader binds tensors, keeping the first error so that Load reads as a
+// list of the tensors it expects.
+type loader struct {
+	f    *gguf.File
+	used map[string]bool
+	err  error
+}
+
+func (l *loader) tensor(name string, dims ...int) *gguf.TensorInfo {
+	if l.err != nil {
+		return nil
+	}
+	t, ok := l.f.Tensor(name)
+	if !ok {
+		l.err = fmt.Errorf("model: tensor %q is missing", name)
+		return nil
+	}
+	l.used[name] = true
+	want := make([]uint64, len(dims))
+	for i, d := range dims {
+		want[i] = uint64(d)
+	}
+	if !slices.Equal(t.Dims, want) {
+		l.err = fmt.Errorf("model: tensor %q has shape %v, want %v", name, t.Dims, want)
+		return nil
+	}
+	return t
+}
+
+// matrix binds a 2-D tensor of rows x cols (GGUF dims [cols, rows]) that
+// tensor.MatMul can multiply by.
+func (l *loader) matrix(name string, cols, rows int) tensor.Matrix {
+	t := l.tensor(name, cols, rows)
+	if t == nil {
+		return tensor.Matrix{}
+	}
+	m := tensor.Matrix{Type: t.Type, Rows: rows, Cols: cols, Data: l.f.TensorData(t)}
+	if err := m.Check(); err != nil {
+		l.err = fmt.Errorf("model: tensor %q: %w", name, err)
+	}
+	return m
+}
+
+// vector decodes a 1-D tensor of n elements.
+func (l *loader) vector(name string, n int) []float32 {
+	t := l.tensor(name, n)
+	if t == nil {
+		return nil
+	}
+	v := make([]float32, n)
+	if err := tensor.Dequantize(t.Type, l.f.TensorData(t), v); err != nil {
+		l.err = fmt.Errorf("model: tensor %q: %w", name, err)
+	}
+	return v
+}

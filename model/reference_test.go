@@ -1,0 +1,343 @@
+package model
+
+import (
+	"bytes"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/joule-llm/joule/gguf"
+	"github.com/joule-llm/joule/model/llamatest"
+	"github.com/joule-llm/joule/tensor"
+)
+
+// This file checks Forward against a plain float64 forward pass written in
+// the style of llama2.c: one token at a time, weights dequantized to
+// float64, a full softmax over the cache. The reference reads the weights
+// straight from the GGUF file and the hyperparameters from the
+// llamatest.RandomConfig that wrote it, so it shares nothing with Load.
+
+type refLayer struct {
+	attnNorm, ffnNorm []float64
+	wq, wk, wv, wo    [][]float64
+	gate, up, down    [][]float64
+}
+
+type refModel struct {
+	c      llamatest.RandomConfig
+	embd   [][]float64
+	layers []refLayer
+	norm   []float64
+	out    [][]float64
+}
+
+// refMatrix dequantizes tensor name to rows of float64.
+func refMatrix(t *testing.T, f *gguf.File, name string) [][]float64 {
+	t.Helper()
+	ti, ok := f.Tensor(name)
+	if !ok {
+		t.Fatalf("reference: no tensor %q", name)
+	}
+	cols := int(ti.Dims[0])
+	rows := int(ti.Elements()) / cols
+	flat := make([]float32, rows*cols)
+	if err := tensor.Dequantize(ti.Type, f.TensorData(ti), flat); err != nil {
+		t.Fatalf("reference: %s: %v", name, err)
+	}
+	m := make([][]float64, rows)
+	for r := range m {
+		m[r] = make([]float64, cols)
+		for c := range m[r] {
+			m[r][c] = float64(flat[r*cols+c])
+		}
+	}
+	return m
+}
+
+func newRefModel(t *testing.T, f *gguf.File, c llamatest.RandomConfig) *refModel {
+	m := &refModel{c: c}
+	m.embd = refMatrix(t, f, "token_embd.weight")
+	m.norm = refMatrix(t, f, "output_norm.weight")[0]
+	if c.Tied {
+		m.out = m.embd
+	} else {
+		m.out = refMatrix(t, f, "output.weight")
+	}
+	for i := range c.Layers {
+		p := fmt.Sprintf("blk.%d.", i)
+		m.layers = append(m.layers, refLayer{
+			attnNorm: refMatrix(t, f, p+"attn_norm.weight")[0],
+			ffnNorm:  refMatrix(t, f, p+"ffn_norm.weight")[0],
+			wq:       refMatrix(t, f, p+"attn_q.weight"),
+			wk:       refMatrix(t, f, p+"attn_k.weight"),
+			wv:       refMatrix(t, f, p+"attn_v.weight"),
+			wo:       refMatrix(t, f, p+"attn_output.weight"),
+			gate:     refMatrix(t, f, p+"ffn_gate.weight"),
+			up:       refMatrix(t, f, p+"ffn_up.weight"),
+			down:     refMatrix(t, f, p+"ffn_down.weight"),
+		})
+	}
+	return m
+}
+
+func matvec(w [][]float64, x []float64) []float64 {
+	out := make([]float64, len(w))
+	for r, row := range w {
+		var s float64
+		for c, v := range row {
+			s += v * x[c]
+		}
+		out[r] = s
+	}
+	return out
+}
+
+func rmsnorm64(x, w []float64, eps float64) []float64 {
+	var ss float64
+	for _, v := range x {
+		ss += v * v
+	}
+	scale := 1 / math.Sqrt(ss/float64(len(x))+eps)
+	out := make([]float64, len(x))
+	for i, v := range x {
+		out[i] = v * scale * w[i]
+	}
+	return out
+}
+
+// rope64 rotates the adjacent pairs of every head by pos * base^(-2j/headDim).
+func rope64(x []float64, pos, headDim int, base float64) {
+	for h := 0; h < len(x); h += headDim {
+		for j := 0; j < headDim; j += 2 {
+			a := float64(pos) * math.Pow(base, -float64(j)/float64(headDim))
+			c, s := math.Cos(a), math.Sin(a)
+			x0, x1 := x[h+j], x[h+j+1]
+			x[h+j] = x0*c - x1*s
+			x[h+j+1] = x0*s + x1*c
+		}
+	}
+}
+
+type refState struct {
+	m    *refModel
+	k, v [][][]float64 // [layer][pos][kv width]
+}
+
+// step runs one token at the next position and returns its logits.
+func (s *refState) step(tok int) []float64 {
+	c := s.m.c
+	pos := 0
+	if len(s.k) > 0 {
+		pos = len(s.k[0])
+	} else {
+		s.k = make([][][]float64, c.Layers)
+		s.v = make([][][]float64, c.Layers)
+	}
+	hd := c.HeadDim
+	x := append([]float64(nil), s.m.embd[tok]...)
+	for li, L := range s.m.layers {
+		xb := rmsnorm64(x, L.attnNorm, float64(c.Eps))
+		q, k, v := matvec(L.wq, xb), matvec(L.wk, xb), matvec(L.wv, xb)
+		rope64(q, pos, hd, float64(c.RopeBase))
+		rope64(k, pos, hd, float64(c.RopeBase))
+		s.k[li] = append(s.k[li], k)
+		s.v[li] = append(s.v[li], v)
+		att := make([]float64, c.Heads*hd)
+		for h := range c.Heads {
+			kvh := h / (c.Heads / c.KVHeads)
+			qh := q[h*hd : (h+1)*hd]
+			scores := make([]float64, pos+1)
+			maxS := math.Inf(-1)
+			for t := range scores {
+				kt := s.k[li][t][kvh*hd : (kvh+1)*hd]
+				var d float64
+				for i := range qh {
+					d += qh[i] * kt[i]
+				}
+				scores[t] = d / math.Sqrt(float64(hd))
+				maxS = max(maxS, scores[t])
+			}
+			var sum float64
+			for t := range scores {
+				scores[t] = math.Exp(scores[t] - maxS)
+				sum += scores[t]
+			}
+			for t := range scores {
+				vt := s.v[li][t][kvh*hd : (kvh+1)*hd]
+				for i := range hd {
+					att[h*hd+i] += scores[t] / sum * vt[i]
+				}
+			}
+		}
+		for i, o := range matvec(L.wo, att) {
+			x[i] += o
+		}
+		xb = rmsnorm64(x, L.ffnNorm, float64(c.Eps))
+		g, u := matvec(L.gate, xb), matvec(L.up, xb)
+		for i := range g {
+			g[i] = g[i] / (1 + math.Exp(-g[i])) * u[i]
+		}
+		for i, d := range matvec(L.down, g) {
+			x[i] += d
+		}
+	}
+	return matvec(s.m.out, rmsnorm64(x, s.m.norm, float64(c.Eps)))
+}
+
+// relErr is max|got-want| / max|want|.
+func relErr(got []float32, want []float64) float64 {
+	var maxD, maxW float64
+	for i, w := range want {
+		maxD = max(maxD, math.Abs(float64(got[i])-w))
+		maxW = max(maxW, math.Abs(w))
+	}
+	if math.IsNaN(maxD) || len(got) != len(want) {
+		return math.Inf(1)
+	}
+	return maxD / maxW
+}
+
+// relErr32 is relErr between two float32 vectors.
+func relErr32(got, want []float32) float64 {
+	w := make([]float64, len(want))
+	for i, v := range want {
+		w[i] = float64(v)
+	}
+	return relErr(got, w)
+}
+
+// randomModel writes cfg, parses it and loads it with both Load and the reference.
+func randomModel(t testing.TB, cfg llamatest.RandomConfig) (*gguf.File, *Model) {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := llamatest.WriteRandomLlama(&buf, cfg); err != nil {
+		t.Fatal(err)
+	}
+	f, err := gguf.Parse(buf.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := Load(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f, m
+}
+
+func randomTokens(seed uint64, n, vocab int) []int {
+	r := rand.New(rand.NewPCG(seed, 1))
+	toks := make([]int, n)
+	toks[0] = 1 // BOS
+	for i := 1; i < n; i++ {
+		toks[i] = 3 + r.IntN(vocab-3)
+	}
+	return toks
+}
+
+var referenceShapes = []struct {
+	name string
+	cfg  llamatest.RandomConfig
+}{
+	{"mha-hd16", llamatest.RandomConfig{Embd: 64, Layers: 2, Heads: 4, KVHeads: 4, FF: 96}},
+	{"gqa-hd8-tied-ff172", llamatest.RandomConfig{Embd: 64, Layers: 2, Heads: 8, KVHeads: 2, FF: 172, Tied: true}},
+	{"gqa-hd64", llamatest.RandomConfig{Embd: 128, Layers: 2, Heads: 2, KVHeads: 1, HeadDim: 64, FF: 320}},
+	{"odd-ff97-tied", llamatest.RandomConfig{Embd: 32, Layers: 3, Heads: 2, KVHeads: 1, FF: 97, Tied: true}},
+}
+
+// referenceTolerance is the largest relative logit error allowed against
+// the float64 reference, about twice the worst measured over the shapes
+// here. It is set by what the type rounds: F32 matmuls only their float32
+// sums (measured < 1e-6); an F16 cache rounds keys, values and queries of
+// attention to fp16 (1.5e-3); F16 and BF16 weights round the activations to
+// their own type before the dot products (1.4e-3, 7.5e-3), and the block
+// types quantize them to 8 bits per block (3.4e-2 in these small random
+// models), as llama.cpp does.
+func referenceTolerance(w, kv tensor.Type) float64 {
+	tol := map[tensor.Type]float64{
+		tensor.F32:  3e-6,
+		tensor.F16:  4e-3,
+		tensor.BF16: 2e-2,
+		tensor.Q8_0: 6e-2,
+		tensor.Q4_0: 6e-2,
+		tensor.Q4_K: 6e-2,
+		tensor.Q5_K: 6e-2,
+		tensor.Q6_K: 6e-2,
+	}[w]
+	if kv == tensor.F16 {
+		tol = max(tol, 4e-3)
+	}
+	return tol
+}
+
+func TestForwardMatchesReference(t *testing.T) {
+	types := []tensor.Type{tensor.F32, tensor.F16, tensor.BF16, tensor.Q8_0, tensor.Q4_0}
+	for _, shape := range referenceShapes {
+		for _, wt := range types {
+			for _, kv := range []tensor.Type{tensor.F32, tensor.F16} {
+				cfg := shape.cfg
+				cfg.Type, cfg.Seed = wt, 7
+				t.Run(fmt.Sprintf("%s/%s/kv-%s", shape.name, wt, kv), func(t *testing.T) {
+					checkAgainstReference(t, cfg, kv, referenceTolerance(wt, kv))
+				})
+			}
+		}
+	}
+}
+
+// TestForwardMatchesReferenceKQuants covers the k-quant types, whose
+// 256-element blocks need a wider model.
+func TestForwardMatchesReferenceKQuants(t *testing.T) {
+	for _, wt := range []tensor.Type{tensor.Q4_K, tensor.Q5_K, tensor.Q6_K} {
+		cfg := llamatest.RandomConfig{Embd: 256, Layers: 1, Heads: 4, KVHeads: 2, HeadDim: 64, FF: 512, Type: wt, Seed: 3}
+		t.Run(wt.String(), func(t *testing.T) {
+			checkAgainstReference(t, cfg, tensor.F16, referenceTolerance(wt, tensor.F16))
+		})
+	}
+}
+
+// checkAgainstReference prefills 7 tokens as one batch and decodes 5 more
+// one at a time, comparing the logits of every position with the reference.
+func checkAgainstReference(t *testing.T, cfg llamatest.RandomConfig, kv tensor.Type, tol float64) {
+	f, m := randomModel(t, cfg)
+	ref := &refState{m: newRefModel(t, f, cfg.Filled())}
+	const prefill, decode = 7, 5
+	toks := randomTokens(cfg.Seed, prefill+decode, m.Config.VocabSize)
+	want := make([][]float64, len(toks))
+	for i, tok := range toks {
+		want[i] = ref.step(tok)
+	}
+
+	V := m.Config.VocabSize
+	s, err := m.NewState(0, kv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := make([]float32, prefill*V)
+	if err := m.ForwardAll(nil, s, toks[:prefill], all); err != nil {
+		t.Fatal(err)
+	}
+	var worst float64
+	for i := range prefill {
+		e := relErr(all[i*V:(i+1)*V], want[i])
+		worst = max(worst, e)
+		if e > tol {
+			t.Errorf("prefill position %d: relative error %.3g > %.3g", i, e, tol)
+		}
+	}
+	logits := make([]float32, V)
+	for i := prefill; i < len(toks); i++ {
+		if err := m.Forward(nil, s, toks[i:i+1], logits); err != nil {
+			t.Fatal(err)
+		}
+		e := relErr(logits, want[i])
+		worst = max(worst, e)
+		if e > tol {
+			t.Errorf("decode position %d: relative error %.3g > %.3g", i, e, tol)
+		}
+	}
+	if s.Pos() != len(toks) {
+		t.Errorf("Pos() = %d after %d tokens", s.Pos(), len(toks))
+	}
+	t.Logf("worst relative error %.3g (tolerance %.3g)", worst, tol)
+}
