@@ -69,6 +69,11 @@ type Decoder struct {
 // NewDecoder returns a Decoder at the start of a sequence.
 func (t *Tokenizer) NewDecoder() *Decoder { return &Decoder{t: t} }
 
+// NewContinuationDecoder returns a Decoder for tokens that continue a
+// prompt: every piece keeps its spaces, as llama.cpp prints generated text,
+// even when the prompt was only BOS.
+func (t *Tokenizer) NewContinuationDecoder() *Decoder { return &Decoder{t: t, started: true} }
+
 // piece returns the piece of id, dropping the leading space of the first
 // token of the sequence where the vocabulary prepends one.
 func (d *Decoder) piece(id int) string {

@@ -234,3 +234,20 @@ func TestDecoderContinuation(t *testing.T) {
 		t.Errorf("first generated piece = %q, want \" hi\"", got)
 	}
 }
+
+func TestContinuationDecoderKeepsLeadingSpace(t *testing.T) {
+	// After a prompt of BOS alone the first generated piece keeps its
+	// space, as llama.cpp prints it.
+	tk := mustNew(t, spaceVocab())
+	d := tk.NewContinuationDecoder()
+	got := ""
+	for _, id := range tk.Encode("hi hi", false, false) {
+		got += d.Add(id)
+	}
+	if got += d.Flush(); got != " hi hi" {
+		t.Fatalf("got %q, want %q", got, " hi hi")
+	}
+	if plain := tk.Decode(tk.Encode("hi hi", true, false)); plain != "hi hi" {
+		t.Fatalf("Decode = %q", plain)
+	}
+}

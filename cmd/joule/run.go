@@ -140,10 +140,7 @@ func run(cmd *cobra.Command, o runOptions, prompt string) error {
 	defer pool.Close()
 
 	out := bufio.NewWriter(cmd.OutOrStdout())
-	dec := tok.NewDecoder()
-	for _, id := range ids { // prime the decoder so the first word keeps its space
-		dec.Add(id)
-	}
+	dec := tok.NewContinuationDecoder()
 	// Flush at every token: the point of streaming is that text appears as
 	// it is generated.
 	emit := func(id int) error {
