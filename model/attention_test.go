@@ -8,24 +8,56 @@ import (
 	"github.com/joule-llm/joule/tensor"
 )
 
-// attendF16Ref is attendF16 written as directly as possible from ggml's
-// flash-attention loop, one rounding per operation, as the oracle for the
-// faster loop.
+// attendF16Ref is attendF16 transcribed as directly as possible from
+// ggml's flash-attention loop and the AVX-512 vector steps of its fp16 dot
+// product, one rounding per operation, as the oracle for the faster loop.
 func attendF16Ref(out, q []float32, keys, vals []uint16, kStride, vStride, n int, scale float32) {
 	r := func(f float32) float32 { return tensor.FP16ToFloat32(tensor.Float32ToFP16(f)) }
+	h := tensor.FP16ToFloat32
 	qh := make([]float32, len(q))
 	for d := range q {
 		qh[d] = r(q[d])
+	}
+	dot := func(k []uint16) float32 {
+		var sum float64
+		np := len(qh) / 64 * 64
+		if np > 0 {
+			var x [4][16]float32 // four zmm registers
+			for i := 0; i < np; i += 64 {
+				for j := range 4 {
+					for l := range 16 {
+						x[j][l] = float32(math.FMA(float64(qh[i+16*j+l]), float64(h(k[i+16*j+l])), float64(x[j][l])))
+					}
+				}
+			}
+			for l := range 16 { // GGML_F32x16_REDUCE
+				x[0][l] += x[2][l]
+				x[1][l] += x[3][l]
+			}
+			for l := range 16 {
+				x[0][l] += x[1][l]
+			}
+			var t3 [8]float32 // _mm512_reduce_add_ps
+			for i := range 8 {
+				t3[i] = x[0][8+i] + x[0][i]
+			}
+			var t6 [4]float32
+			for i := range 4 {
+				t6[i] = t3[4+i] + t3[i]
+			}
+			t8 := [2]float32{t6[0] + t6[2], t6[1] + t6[3]}
+			sum = float64(t8[0] + t8[1])
+		}
+		for i := np; i < len(qh); i++ {
+			sum += float64(qh[i] * h(k[i]))
+		}
+		return float32(sum)
 	}
 	acc := make([]float32, len(out))
 	m := float32(math.Inf(-1))
 	var sum float32
 	for t := range n {
-		var dot float64
-		for d := range qh {
-			dot += float64(qh[d] * tensor.FP16ToFloat32(keys[t*kStride+d]))
-		}
-		s := float32(dot) * scale
+		s := dot(keys[t*kStride:]) * scale
 		ms, vs := float32(1), float32(1)
 		if s > m {
 			ms = float32(math.Exp(float64(m - s)))
@@ -37,7 +69,7 @@ func attendF16Ref(out, q []float32, keys, vals []uint16, kStride, vStride, n int
 			vs = float32(math.Exp(float64(s - m)))
 		}
 		for d := range acc {
-			acc[d] = r(acc[d] + tensor.FP16ToFloat32(vals[t*vStride+d])*vs)
+			acc[d] = r(float32(math.FMA(float64(h(vals[t*vStride+d])), float64(vs), float64(acc[d]))))
 		}
 		sum = sum*ms + vs
 	}
@@ -59,7 +91,7 @@ func randomCache(r *rand.Rand, n, width int, scale float64) []uint16 {
 // subnormals.
 func TestAttendF16(t *testing.T) {
 	r := rand.New(rand.NewPCG(1, 2))
-	for _, hd := range []int{8, 16, 64, 128} {
+	for _, hd := range []int{8, 16, 64, 96, 128} {
 		for _, n := range []int{1, 2, 7, 100, 300} {
 			for _, vscale := range []float64{1, 1e-4, 30} {
 				const heads = 2

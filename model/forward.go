@@ -242,20 +242,16 @@ func (s *State) attend(lo, hi int) {
 
 // attendF16 is one query head against n cached positions of an F16 cache,
 // computed as ggml's CPU flash attention does it: the query rounded to
-// fp16, q·k summed in float64, an online softmax in float32, and the
-// weighted sum of values kept in fp16 precision.
+// fp16, q·k as dotFP16, an online softmax in float32, and the weighted sum
+// of values kept in fp16 precision, each update a fused multiply-add
+// rounded to fp16.
 func attendF16(out, q []float32, keys, vals []uint16, kStride, vStride, n int, scale float32) {
 	roundFP16s(q)
 	clear(out)
 	m := float32(math.Inf(-1))
 	var sum float32
 	for t := range n {
-		k := keys[t*kStride:][:len(q)]
-		var dot float64
-		for d, f := range q {
-			dot += float64(f * fp16to32(k[d]))
-		}
-		sc := float32(dot) * scale
+		sc := dotFP16(q, keys[t*kStride:][:len(q)]) * scale
 		ms, vs := float32(1), float32(1)
 		if sc > m {
 			ms = exp32(m - sc)
@@ -269,7 +265,9 @@ func attendF16(out, q []float32, keys, vals []uint16, kStride, vStride, n int, s
 		}
 		v := vals[t*vStride:][:len(out)]
 		for d, h := range v {
-			out[d] += fp16to32(h) * vs
+			// The product of an fp16 value and a float32 is exact in
+			// float64, so this rounds once to float32, as an FMA does.
+			out[d] = float32(float64(out[d]) + float64(fp16to32(h))*float64(vs))
 		}
 		roundFP16s(out)
 		sum = sum*ms + vs
@@ -278,6 +276,43 @@ func attendF16(out, q []float32, keys, vals []uint16, kStride, vStride, n int, s
 	for d := range out {
 		out[d] *= inv
 	}
+}
+
+// dotFP16 returns q·k for an fp16-valued q the way ggml_vec_dot_f16 sums it
+// in llama.cpp's AVX-512 build (the zen4 CPU backend the reference outputs
+// come from): blocks of 64 elements accumulate into four 16-lane float32
+// registers, lane by lane (each product of two fp16 values is exact, so the
+// fused multiply-add rounds just once, as a float32 add does here); the
+// registers are added pairwise and the 16 lanes reduced in the order of
+// _mm512_reduce_add_ps; the elements after the last whole block are added
+// in float64. Heads narrower than 64 are thus summed entirely in float64.
+func dotFP16(q []float32, k []uint16) float32 {
+	k = k[:len(q)]
+	whole := len(q) &^ 63
+	var sum float64
+	if whole > 0 {
+		var acc [64]float32 // register j, lane l at acc[16*j+l]
+		for i := 0; i < whole; i += 64 {
+			qb, kb := q[i:i+64], k[i:i+64]
+			for e := range acc {
+				acc[e] += qb[e] * fp16to32(kb[e])
+			}
+		}
+		var r [16]float32
+		for l := range r {
+			r[l] = (acc[l] + acc[32+l]) + (acc[16+l] + acc[48+l])
+		}
+		for w := 8; w >= 2; w /= 2 { // add the upper half of the lanes onto the lower
+			for l := range w {
+				r[l] = r[w+l] + r[l]
+			}
+		}
+		sum = float64(r[0] + r[1])
+	}
+	for i := whole; i < len(q); i++ {
+		sum += float64(q[i] * fp16to32(k[i]))
+	}
+	return float32(sum)
 }
 
 // attendF32 is attendF16 for an F32 cache, all in float32 but the dot
