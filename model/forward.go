@@ -82,7 +82,7 @@ func (m *Model) forward(p *tensor.Pool, s *State, tokens []int, logits []float32
 		q := s.q[:n*L.wq.Rows]
 		tensor.MatMul(p, q, L.wq, xb, n)
 		s.ropeHeads(q, n, c.HeadCount, c.KeyLength)
-		s.attn = attnJob{layer: li, pos: s.pos, scale: c.AttentionScale}
+		s.attn = attnJob{layer: li, n: n, pos: s.pos, scale: c.AttentionScale}
 		parallel(p, n*c.HeadCount, s.attnFn)
 		tensor.MatMul(p, xb, L.wo, s.att[:n*L.wo.Cols], n)
 
@@ -220,6 +220,10 @@ func (s *State) store(li int, k, v []float32, n int) {
 
 // attend computes attention outputs for the (token, head) pairs lo..hi-1 of
 // the current batch: token i of the batch sees cache positions 0..pos+i.
+// Pairs are numbered so that tokens alternate from both ends of the batch
+// (first, last, second, second to last, ...): the later a token, the more
+// positions it sees, and this way every contiguous range the pool hands
+// out holds a fair share of the work.
 func (s *State) attend(lo, hi int) {
 	c := &s.m.Config
 	j := s.attn
@@ -228,6 +232,11 @@ func (s *State) attend(lo, hi int) {
 	kStride, vStride := c.HeadCountKV*Dk, c.HeadCountKV*Dv
 	for it := lo; it < hi; it++ {
 		i, h := it/H, it%H
+		if i%2 == 0 {
+			i /= 2
+		} else {
+			i = j.n - 1 - i/2
+		}
 		kvh := h / group
 		q := s.q[(i*H+h)*Dk:][:Dk]
 		out := s.att[(i*H+h)*Dv:][:Dv]

@@ -40,6 +40,7 @@ type State struct {
 // attnJob is the part of a forward step the attention workers read.
 type attnJob struct {
 	layer int
+	n     int // tokens in the batch
 	pos   int // position of the batch's first token
 	scale float32
 }
