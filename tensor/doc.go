@@ -3,5 +3,11 @@
 // quantization, dot products and matrix multiplication.
 //
 // Every kernel has a plain-Go reference; faster versions are checked
-// against it.
+// against it. Building with the purego tag forces the reference kernels.
+//
+// Formats and arithmetic follow ggml: the quantizers are ggml's reference
+// quantizers, bit for bit, and MatMul converts activations to the
+// weights' companion format (fp16, bf16, Q8_0 or Q8_K blocks) before the
+// dot products, as llama.cpp's CPU backend does, so that results track
+// llama.cpp's rather than exact products.
 package tensor
