@@ -91,8 +91,8 @@ func dequantizeQ4_K(dst []float32, src []byte) {
 		for c := 0; c < 4; c++ { // 64 elements, two sub-blocks, per 32 bytes
 			sc1, m1 := scaleMinK4(2*c, scales)
 			sc2, m2 := scaleMinK4(2*c+1, scales)
-			d1, min1 := d*float32(sc1), dmin*float32(m1)
-			d2, min2 := d*float32(sc2), dmin*float32(m2)
+			d1, min1 := d*float32(sc1), float32(dmin*float32(m1))
+			d2, min2 := d*float32(sc2), float32(dmin*float32(m2))
 			q := qs[32*c : 32*c+32]
 			out := y[64*c : 64*c+64]
 			for l := 0; l < 32; l++ {
@@ -112,8 +112,8 @@ func dequantizeQ5_K(dst []float32, src []byte) {
 		for c := 0; c < 4; c++ {
 			sc1, m1 := scaleMinK4(2*c, scales)
 			sc2, m2 := scaleMinK4(2*c+1, scales)
-			d1, min1 := d*float32(sc1), dmin*float32(m1)
-			d2, min2 := d*float32(sc2), dmin*float32(m2)
+			d1, min1 := d*float32(sc1), float32(dmin*float32(m1))
+			d2, min2 := d*float32(sc2), float32(dmin*float32(m2))
 			q := qs[32*c : 32*c+32]
 			out := y[64*c : 64*c+64]
 			for l := 0; l < 32; l++ {

@@ -25,7 +25,11 @@ func (r *goldenRand) next() uint64 {
 	return r.s * 2685821657736338717
 }
 
-func (r *goldenRand) unif() float64 { return float64(r.next()>>11) * (1.0 / 9007199254740992.0) }
+// unif's product is exact (a power of two), but it is still rounded
+// explicitly so that it is never fused into the sums that use it.
+func (r *goldenRand) unif() float64 {
+	return float64(float64(r.next()>>11) * (1.0 / 9007199254740992.0))
+}
 
 func (r *goldenRand) gauss() float64 {
 	s := r.unif()

@@ -117,8 +117,8 @@ func quantizeQ4_0(dst []byte, src []float32) {
 		}
 		putFP16(y, d)
 		for j := 0; j < 16; j++ {
-			x0 := x[j] * id
-			x1 := x[16+j] * id
+			x0 := float32(x[j] * id) // rounded before the addition below
+			x1 := float32(x[16+j] * id)
 			q0 := min(15, int32(x0+8.5)) // conversion truncates, as in C
 			q1 := min(15, int32(x1+8.5))
 			y[2+j] = byte(q0) | byte(q1)<<4
@@ -407,7 +407,7 @@ func quantizeKSubblocks(y []byte, x []float32, l *[QK_K]uint8, nmax int, rmin, r
 		if d == 0 {
 			continue // keep the levels makeQKX2 chose
 		}
-		dm := mAll * float32(m)
+		dm := float32(mAll * float32(m)) // rounded: it is added to x below
 		for i := 32 * j; i < 32*j+32; i++ {
 			l[i] = uint8(max(0, min(top, nearestInt((x[i]+dm)/d))))
 		}
