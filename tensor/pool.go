@@ -76,6 +76,7 @@ func (p *Pool) Close() {
 // sizes differing by at most one so that all finish together, and returns
 // when every call has returned. The caller runs the first range. A panic
 // in any range is raised again in the caller after all ranges finish.
+// fn must not call Run on the same pool.
 func (p *Pool) Run(n int, fn func(lo, hi int)) {
 	if n <= 0 {
 		return
