@@ -52,8 +52,8 @@ func (r StopReason) String() string {
 	return fmt.Sprintf("StopReason(%d)", int(r))
 }
 
-// Stats describes a Generate call.
-type Stats struct {
+// GenerateStats describes a Generate call.
+type GenerateStats struct {
 	PromptTokens       int
 	PromptDuration     time.Duration // prefill, up to the first logits
 	GeneratedTokens    int           // tokens passed to emit
@@ -70,8 +70,8 @@ const DefaultBatchSize = 512
 // from emit or the model. A full context is a normal stop (nil error); the
 // other early stops return the cause (ctx.Err(), emit's error), with Stats
 // up to that point.
-func Generate(ctx context.Context, m *model.Model, p *tensor.Pool, s *model.State, prompt []int, cfg GenerateConfig, emit func(tok int) error) (Stats, error) {
-	st := Stats{PromptTokens: len(prompt), Stop: StopError}
+func Generate(ctx context.Context, m *model.Model, p *tensor.Pool, s *model.State, prompt []int, cfg GenerateConfig, emit func(tok int) error) (GenerateStats, error) {
+	st := GenerateStats{PromptTokens: len(prompt), Stop: StopError}
 	if len(prompt) == 0 {
 		return st, errors.New("engine: empty prompt")
 	}
@@ -111,7 +111,7 @@ func Generate(ctx context.Context, m *model.Model, p *tensor.Pool, s *model.Stat
 	st.PromptDuration = time.Since(start)
 
 	start = time.Now()
-	stop := func(r StopReason, err error) (Stats, error) {
+	stop := func(r StopReason, err error) (GenerateStats, error) {
 		st.Stop = r
 		st.GenerationDuration = time.Since(start)
 		return st, err

@@ -54,7 +54,7 @@ func greedyByHand(t *testing.T, m *model.Model, n int) []int {
 	return out
 }
 
-func generate(t *testing.T, m *model.Model, ctxLen int, cfg GenerateConfig, ctx context.Context, emitErr func(n int) error) ([]int, Stats, error) {
+func generate(t *testing.T, m *model.Model, ctxLen int, cfg GenerateConfig, ctx context.Context, emitErr func(n int) error) ([]int, GenerateStats, error) {
 	s, err := m.NewState(ctxLen, tensor.F16)
 	if err != nil {
 		t.Fatal(err)
