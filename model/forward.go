@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/joule-llm/joule/kv"
 	"github.com/joule-llm/joule/tensor"
 )
 
@@ -38,80 +39,131 @@ func (m *Model) forward(p *tensor.Pool, s *State, tokens []int, logits []float32
 	case n > s.ctxLen-s.pos:
 		return fmt.Errorf("%w: %d tokens at position %d exceed the context of %d", ErrContextFull, n, s.pos, s.ctxLen)
 	}
-	for i, t := range tokens {
-		if t < 0 || t >= c.VocabSize {
-			return fmt.Errorf("model: token %d (index %d) is outside the vocabulary of %d", t, i, c.VocabSize)
+	if err := m.checkTokens(tokens); err != nil {
+		return err
+	}
+	out := 0 // trailing tokens whose logits are wanted
+	if logits != nil {
+		out = 1
+		if all {
+			out = n
+		}
+		if len(logits) != out*c.VocabSize {
+			return fmt.Errorf("model: logits has %d values, want %d", len(logits), out*c.VocabSize)
 		}
 	}
-	outRows := 1
-	if all {
-		outRows = n
-	}
-	if logits != nil && len(logits) != outRows*c.VocabSize {
-		return fmt.Errorf("model: logits has %d values, want %d", len(logits), outRows*c.VocabSize)
-	}
 
-	s.grow(n)
-	E := c.EmbeddingLength
-	x := s.x[:n*E]
+	if s.w == nil || s.w.maxTokens < n {
+		s.w = m.NewWorkspace(n)
+	}
+	w := s.w
+	w.tokens = append(w.tokens[:0], tokens...)
+	w.spans = append(w.spans[:0], span{n: n, pos: s.pos, blocks: s.blocks, out: out})
+	if err := m.run(p, w, s.cache, logits); err != nil {
+		return err
+	}
+	s.pos += n
+	return nil
+}
+
+func (m *Model) checkTokens(tokens []int) error {
 	for i, t := range tokens {
+		if t < 0 || t >= m.Config.VocabSize {
+			return fmt.Errorf("model: token %d (index %d) is outside the vocabulary of %d", t, i, m.Config.VocabSize)
+		}
+	}
+	return nil
+}
+
+// run is the forward pass behind Forward and ForwardBatch, once they have
+// checked their input and described it in w: the token of each row, and
+// the spans that group consecutive rows of one sequence. It writes the
+// keys and values of every row into cache through the spans' block
+// tables, and the logits of the rows the spans ask for, in row order, into
+// logits.
+//
+// Every row goes through each matmul together with all the others, so the
+// weights are read once per step. A matmul computes each row's outputs on
+// their own, and attention reads only the row's own sequence, so a row's
+// results do not depend on the other rows of the step.
+func (m *Model) run(p *tensor.Pool, w *Workspace, cache *kv.Storage, logits []float32) error {
+	defer w.release()
+	c := &m.Config
+	E, d := c.EmbeddingLength, c.RopeDimensionCount
+	n := len(w.tokens)
+	x := w.x[:n*E]
+	for i, t := range w.tokens {
 		if err := tensor.Dequantize(m.embd.Type, m.embd.Row(t), x[i*E:(i+1)*E]); err != nil {
 			return fmt.Errorf("model: token embedding: %w", err)
 		}
 	}
-	s.ropeTable(n)
+	step := m.ropeStep()
+	outRows := 0
+	for _, sp := range w.spans {
+		for i := range sp.n {
+			m.ropeRow(w.rope[(sp.row+i)*d:][:d], sp.pos+i, step)
+		}
+		outRows += sp.out
+	}
+	w.attn = attnJob{cache: cache, scale: c.AttentionScale}
+	threads := p.Threads()
 
-	rows := n // tokens still carried through the residual stream
+	rows := n // rows still carried through the residual stream
 	for li := range m.layers {
 		L := &m.layers[li]
 		last := li == len(m.layers)-1
-		xb := s.xb[:rows*E]
+		xb := w.xb[:rows*E]
 		for i := range rows {
 			rmsNorm(xb[i*E:(i+1)*E], x[i*E:(i+1)*E], L.attnNorm, c.RMSEpsilon)
 		}
 
-		k, v := s.k[:n*L.wk.Rows], s.v[:n*L.wv.Rows]
+		k, v := w.k[:n*L.wk.Rows], w.v[:n*L.wv.Rows]
 		tensor.MatMul(p, k, L.wk, xb, n)
 		tensor.MatMul(p, v, L.wv, xb, n)
-		s.ropeHeads(k, n, c.HeadCountKV, c.KeyLength)
-		s.store(li, k, v, n)
-		if last && logits == nil {
-			break // the last block's output feeds only the logits
+		ropeHeads(k, w.rope, n, c.HeadCountKV, c.KeyLength, d)
+		w.store(li, k, v)
+		if last {
+			if outRows == 0 {
+				break // the last block's output feeds only the logits
+			}
+			if outRows < rows {
+				// As llama.cpp does, carry only the rows whose logits are
+				// wanted through the last block's attention and
+				// feed-forward network.
+				w.keepOutRows()
+				rows = outRows
+				x, xb = x[:rows*E], xb[:rows*E]
+			}
 		}
 
-		q := s.q[:n*L.wq.Rows]
-		tensor.MatMul(p, q, L.wq, xb, n)
-		s.ropeHeads(q, n, c.HeadCount, c.KeyLength)
-		s.attn = attnJob{layer: li, n: n, pos: s.pos, scale: c.AttentionScale}
-		parallel(p, n*c.HeadCount, s.attnFn)
-		tensor.MatMul(p, xb, L.wo, s.att[:n*L.wo.Cols], n)
-
-		if last && !all && n > 1 {
-			// As llama.cpp does, carry only the row whose logits are wanted
-			// through the last feed-forward block.
-			copy(x[:E], x[(n-1)*E:])
-			copy(xb[:E], xb[(n-1)*E:])
-			rows = 1
-			x, xb = x[:E], xb[:E]
+		q := w.q[:rows*L.wq.Rows]
+		tensor.MatMul(p, q, L.wq, xb, rows)
+		ropeHeads(q, w.rope, rows, c.HeadCount, c.KeyLength, d)
+		w.attn.layer = li
+		w.planAttention(threads)
+		if threads > 1 {
+			p.Run(threads, w.attnFn)
+		} else {
+			w.attendWorker(0, 1)
 		}
+		tensor.MatMul(p, xb, L.wo, w.att[:rows*L.wo.Cols], rows)
 		add(x, xb)
 
 		for i := range rows {
 			rmsNorm(xb[i*E:(i+1)*E], x[i*E:(i+1)*E], L.ffnNorm, c.RMSEpsilon)
 		}
 		F := c.FeedForwardLength
-		gate, up := s.gate[:rows*F], s.up[:rows*F]
+		gate, up := w.gate[:rows*F], w.up[:rows*F]
 		tensor.MatMul(p, gate, L.gate, xb, rows)
 		tensor.MatMul(p, up, L.up, xb, rows)
 		swiGLU(gate, up)
 		tensor.MatMul(p, xb, L.down, gate, rows)
 		add(x, xb)
 	}
-	s.pos += n
-	if logits == nil {
+	if outRows == 0 {
 		return nil
 	}
-	xb := s.xb[:rows*E]
+	xb := w.xb[:rows*E]
 	for i := range rows {
 		rmsNorm(xb[i*E:(i+1)*E], x[i*E:(i+1)*E], m.norm, c.RMSEpsilon)
 	}
@@ -119,13 +171,56 @@ func (m *Model) forward(p *tensor.Pool, s *State, tokens []int, logits []float32
 	return nil
 }
 
-// parallel runs fn over [0, n) on the pool, or directly without one.
-func parallel(p *tensor.Pool, n int, fn func(lo, hi int)) {
-	if p == nil || p.Threads() <= 1 || n <= 1 {
-		fn(0, n)
-		return
+// store writes the keys and values of every row into layer li of the
+// cache: position pos of a span goes to slot pos%BlockSize of the block
+// its table lists at pos/BlockSize.
+func (w *Workspace) store(li int, k, v []float32) {
+	cache := w.attn.cache
+	n := len(w.tokens)
+	kw, vw := len(k)/n, len(v)/n
+	bs, rl := cache.BlockSize(), cache.RowLen()
+	f16 := cache.Type() == tensor.F16
+	for _, sp := range w.spans {
+		for i := range sp.n {
+			pos := sp.pos + i
+			blk, off := sp.blocks[pos/bs], (pos%bs)*rl
+			kr, vr := k[(sp.row+i)*kw:][:kw], v[(sp.row+i)*vw:][:vw]
+			if f16 {
+				toFP16s(cache.K16(li, blk)[off:][:kw], kr)
+				toFP16s(cache.V16(li, blk)[off:][:vw], vr)
+			} else {
+				copy(cache.K32(li, blk)[off:][:kw], kr)
+				copy(cache.V32(li, blk)[off:][:vw], vr)
+			}
+		}
 	}
-	p.Run(n, fn)
+}
+
+func toFP16s(dst []uint16, src []float32) {
+	dst = dst[:len(src)]
+	for i, f := range src {
+		dst[i] = tensor.Float32ToFP16(f)
+	}
+}
+
+// keepOutRows moves the rows whose logits are wanted (the last sp.out rows
+// of each span) to the front of the residual stream, the normed rows and
+// the RoPE table, in order, and makes the spans describe just them.
+func (w *Workspace) keepOutRows() {
+	c := &w.m.Config
+	E, d := c.EmbeddingLength, c.RopeDimensionCount
+	j := 0
+	for s := range w.spans {
+		sp := &w.spans[s]
+		from := sp.row + sp.n - sp.out
+		// Rows only move towards the front, past rows already moved.
+		copy(w.x[j*E:], w.x[from*E:(from+sp.out)*E])
+		copy(w.xb[j*E:], w.xb[from*E:(from+sp.out)*E])
+		copy(w.rope[j*d:], w.rope[from*d:(from+sp.out)*d])
+		sp.pos += sp.n - sp.out
+		sp.row, sp.n = j, sp.out
+		j += sp.out
+	}
 }
 
 // rmsNorm writes x / sqrt(mean(x²) + eps) * w into out with ggml's
@@ -159,35 +254,37 @@ func swiGLU(gate, up []float32) {
 
 func exp32(x float32) float32 { return float32(math.Exp(float64(x))) }
 
-// ropeTable fills s.rope with the cos/sin pairs of the batch's positions,
-// computed the way ggml's rope cache does: the angle of pair j is
-// pos * base^(-2j/n_rot), stepped by repeated float32 multiplication.
-func (s *State) ropeTable(n int) {
-	c := &s.m.Config
-	d := c.RopeDimensionCount
-	step := float32(math.Pow(float64(c.RopeFreqBase), float64(-2/float32(d))))
-	for i := range n {
-		theta := float32(s.pos + i)
-		t := s.rope[i*d : (i+1)*d]
-		for j := 0; j < d; j += 2 {
-			a := theta
-			if s.m.ropeFreqs != nil {
-				a /= s.m.ropeFreqs[j/2]
-			}
-			a *= c.RopeFreqScale
-			t[j] = float32(math.Cos(float64(a)))
-			t[j+1] = float32(math.Sin(float64(a)))
-			theta *= step
+// ropeStep is the ratio between the angles of consecutive RoPE pairs,
+// base^(-2/n_rot).
+func (m *Model) ropeStep() float32 {
+	c := &m.Config
+	return float32(math.Pow(float64(c.RopeFreqBase), float64(-2/float32(c.RopeDimensionCount))))
+}
+
+// ropeRow fills t with the cos/sin pairs of position pos, computed the way
+// ggml's rope cache does: the angle of pair j is pos * base^(-2j/n_rot),
+// stepped by repeated float32 multiplication by step (ropeStep).
+func (m *Model) ropeRow(t []float32, pos int, step float32) {
+	c := &m.Config
+	theta := float32(pos)
+	for j := 0; j < len(t); j += 2 {
+		a := theta
+		if m.ropeFreqs != nil {
+			a /= m.ropeFreqs[j/2]
 		}
+		a *= c.RopeFreqScale
+		t[j] = float32(math.Cos(float64(a)))
+		t[j+1] = float32(math.Sin(float64(a)))
+		theta *= step
 	}
 }
 
-// ropeHeads rotates adjacent pairs (x[2j], x[2j+1]) of the first
-// RopeDimensionCount dimensions of every head of n rows of heads*headDim.
-func (s *State) ropeHeads(x []float32, n, heads, headDim int) {
-	d := s.m.Config.RopeDimensionCount
+// ropeHeads rotates adjacent pairs (x[2j], x[2j+1]) of the first d
+// dimensions of every head of n rows of heads*headDim, row i by row i of
+// the table of cos/sin pairs (d values a row).
+func ropeHeads(x, table []float32, n, heads, headDim, d int) {
 	for i := range n {
-		t := s.rope[i*d : (i+1)*d]
+		t := table[i*d : (i+1)*d]
 		for h := range heads {
 			v := x[(i*heads+h)*headDim:][:d]
 			for j := 0; j < d; j += 2 {
@@ -197,164 +294,5 @@ func (s *State) ropeHeads(x []float32, n, heads, headDim int) {
 				v[j+1] = x0*sin + x1*cos
 			}
 		}
-	}
-}
-
-// store appends n rows of keys and values to layer li's cache.
-func (s *State) store(li int, k, v []float32, n int) {
-	kw, vw := len(k)/n, len(v)/n
-	if s.kvType == tensor.F16 {
-		kc := s.k16[li][s.pos*kw : (s.pos+n)*kw]
-		vc := s.v16[li][s.pos*vw : (s.pos+n)*vw]
-		for i, f := range k {
-			kc[i] = tensor.Float32ToFP16(f)
-		}
-		for i, f := range v {
-			vc[i] = tensor.Float32ToFP16(f)
-		}
-		return
-	}
-	copy(s.k32[li][s.pos*kw:], k)
-	copy(s.v32[li][s.pos*vw:], v)
-}
-
-// attend computes attention outputs for the (token, head) pairs lo..hi-1 of
-// the current batch: token i of the batch sees cache positions 0..pos+i.
-// Pairs are numbered so that tokens alternate from both ends of the batch
-// (first, last, second, second to last, ...): the later a token, the more
-// positions it sees, and this way every contiguous range the pool hands
-// out holds a fair share of the work.
-func (s *State) attend(lo, hi int) {
-	c := &s.m.Config
-	j := s.attn
-	H, Dk, Dv := c.HeadCount, c.KeyLength, c.ValueLength
-	group := H / c.HeadCountKV
-	kStride, vStride := c.HeadCountKV*Dk, c.HeadCountKV*Dv
-	for it := lo; it < hi; it++ {
-		i, h := it/H, it%H
-		if i%2 == 0 {
-			i /= 2
-		} else {
-			i = j.n - 1 - i/2
-		}
-		kvh := h / group
-		q := s.q[(i*H+h)*Dk:][:Dk]
-		out := s.att[(i*H+h)*Dv:][:Dv]
-		n := j.pos + i + 1
-		if s.kvType == tensor.F16 {
-			attendF16(out, q, s.k16[j.layer][kvh*Dk:], s.v16[j.layer][kvh*Dv:], kStride, vStride, n, j.scale)
-		} else {
-			attendF32(out, q, s.k32[j.layer][kvh*Dk:], s.v32[j.layer][kvh*Dv:], kStride, vStride, n, j.scale)
-		}
-	}
-}
-
-// attendF16 is one query head against n cached positions of an F16 cache,
-// computed as ggml's CPU flash attention does it: the query rounded to
-// fp16, q·k as dotFP16, an online softmax in float32, and the weighted sum
-// of values kept in fp16 precision, each update a fused multiply-add
-// rounded to fp16.
-func attendF16(out, q []float32, keys, vals []uint16, kStride, vStride, n int, scale float32) {
-	roundFP16s(q)
-	clear(out)
-	m := float32(math.Inf(-1))
-	var sum float32
-	for t := range n {
-		sc := dotFP16(q, keys[t*kStride:][:len(q)]) * scale
-		ms, vs := float32(1), float32(1)
-		if sc > m {
-			ms = exp32(m - sc)
-			m = sc
-			for d := range out {
-				out[d] *= ms
-			}
-			roundFP16s(out)
-		} else {
-			vs = exp32(sc - m)
-		}
-		v := vals[t*vStride:][:len(out)]
-		for d, h := range v {
-			// The product of an fp16 value and a float32 is exact in
-			// float64, so this rounds once to float32, as an FMA does.
-			out[d] = float32(float64(out[d]) + float64(fp16to32(h))*float64(vs))
-		}
-		roundFP16s(out)
-		sum = sum*ms + vs
-	}
-	inv := 1 / sum
-	for d := range out {
-		out[d] *= inv
-	}
-}
-
-// dotFP16 returns q·k for an fp16-valued q the way ggml_vec_dot_f16 sums it
-// in llama.cpp's AVX-512 build (the zen4 CPU backend the reference outputs
-// come from): blocks of 64 elements accumulate into four 16-lane float32
-// registers, lane by lane (each product of two fp16 values is exact, so the
-// fused multiply-add rounds just once, as a float32 add does here); the
-// registers are added pairwise and the 16 lanes reduced in the order of
-// _mm512_reduce_add_ps; the elements after the last whole block are added
-// in float64. Heads narrower than 64 are thus summed entirely in float64.
-func dotFP16(q []float32, k []uint16) float32 {
-	k = k[:len(q)]
-	whole := len(q) &^ 63
-	var sum float64
-	if whole > 0 {
-		var acc [64]float32 // register j, lane l at acc[16*j+l]
-		for i := 0; i < whole; i += 64 {
-			qb, kb := q[i:i+64], k[i:i+64]
-			for e := range acc {
-				acc[e] += qb[e] * fp16to32(kb[e])
-			}
-		}
-		var r [16]float32
-		for l := range r {
-			r[l] = (acc[l] + acc[32+l]) + (acc[16+l] + acc[48+l])
-		}
-		for w := 8; w >= 2; w /= 2 { // add the upper half of the lanes onto the lower
-			for l := range w {
-				r[l] = r[w+l] + r[l]
-			}
-		}
-		sum = float64(r[0] + r[1])
-	}
-	for i := whole; i < len(q); i++ {
-		sum += float64(q[i] * fp16to32(k[i]))
-	}
-	return float32(sum)
-}
-
-// attendF32 is attendF16 for an F32 cache, all in float32 but the dot
-// products.
-func attendF32(out, q []float32, keys, vals []float32, kStride, vStride, n int, scale float32) {
-	clear(out)
-	m := float32(math.Inf(-1))
-	var sum float32
-	for t := range n {
-		k := keys[t*kStride:][:len(q)]
-		var dot float64
-		for d, f := range q {
-			dot += float64(f) * float64(k[d])
-		}
-		sc := float32(dot) * scale
-		ms, vs := float32(1), float32(1)
-		if sc > m {
-			ms = exp32(m - sc)
-			m = sc
-			for d := range out {
-				out[d] *= ms
-			}
-		} else {
-			vs = exp32(sc - m)
-		}
-		v := vals[t*vStride:][:len(out)]
-		for d, f := range v {
-			out[d] += f * vs
-		}
-		sum = sum*ms + vs
-	}
-	inv := 1 / sum
-	for d := range out {
-		out[d] *= inv
 	}
 }

@@ -4,45 +4,32 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/joule-llm/joule/kv"
 	"github.com/joule-llm/joule/tensor"
 )
 
 // ErrContextFull is returned (wrapped) by Forward when the tokens do not fit
-// in what is left of the State's context.
+// in what is left of the State's context, and by ForwardBatch when a
+// sequence would pass the model's context length.
 var ErrContextFull = errors.New("model: context full")
+
+// stateBlockSize is the block size of a State's cache: large, since its
+// blocks are never shared, but no larger than needed for a short context.
+const stateBlockSize = 256
 
 // State is one sequence's KV cache and the activation buffers of the
 // forward pass. It belongs to the Model that made it and is not safe for
 // concurrent use.
+//
+// The cache is a kv.Storage of its own whose blocks the sequence uses in
+// order, so Forward runs the same code as ForwardBatch.
 type State struct {
 	m      *Model
 	ctxLen int
-	kvType tensor.Type
 	pos    int
-
-	// KV cache per layer: ctxLen rows of HeadCountKV*KeyLength (keys) or
-	// HeadCountKV*ValueLength (values), heads side by side. One pair is used,
-	// depending on kvType.
-	k16, v16 [][]uint16
-	k32, v32 [][]float32
-
-	// Activations for up to batch tokens, one row per token.
-	batch        int
-	x, xb        []float32 // residual stream and normed/projected scratch, EmbeddingLength wide
-	q, k, v, att []float32
-	gate, up     []float32
-	rope         []float32 // cos, sin pairs per token for its position
-
-	attn   attnJob
-	attnFn func(lo, hi int) // s.attend, bound once so that the pool call does not allocate
-}
-
-// attnJob is the part of a forward step the attention workers read.
-type attnJob struct {
-	layer int
-	n     int // tokens in the batch
-	pos   int // position of the batch's first token
-	scale float32
+	cache  *kv.Storage
+	blocks []int32    // 0, 1, 2, ...: every block of the cache, in order
+	w      *Workspace // grown to the largest batch run so far
 }
 
 // NewState returns an empty sequence state with room for ctxLen tokens
@@ -53,30 +40,33 @@ func (m *Model) NewState(ctxLen int, kvType tensor.Type) (*State, error) {
 	if ctxLen <= 0 {
 		ctxLen = c.ContextLength
 	}
-	kDim := c.HeadCountKV * c.KeyLength
-	vDim := c.HeadCountKV * c.ValueLength
-	s := &State{m: m, ctxLen: ctxLen, kvType: kvType}
-	switch kvType {
-	case tensor.F16:
-		s.k16 = make([][]uint16, c.BlockCount)
-		s.v16 = make([][]uint16, c.BlockCount)
-		for i := range s.k16 {
-			s.k16[i] = make([]uint16, ctxLen*kDim)
-			s.v16[i] = make([]uint16, ctxLen*vDim)
-		}
-	case tensor.F32:
-		s.k32 = make([][]float32, c.BlockCount)
-		s.v32 = make([][]float32, c.BlockCount)
-		for i := range s.k32 {
-			s.k32[i] = make([]float32, ctxLen*kDim)
-			s.v32[i] = make([]float32, ctxLen*vDim)
-		}
-	default:
+	if kvType != tensor.F16 && kvType != tensor.F32 {
 		return nil, fmt.Errorf("model: KV cache type %s is not supported (want F16 or F32)", kvType)
 	}
-	s.attnFn = s.attend
+	bs := min(ctxLen, stateBlockSize)
+	nb := (ctxLen + bs - 1) / bs
+	perBlock := 2 * int64(c.BlockCount) * int64(bs) * int64(kvRowLen(c)) * int64(kvType.BlockBytes())
+	cache, err := kv.NewStorage(c.BlockCount, c.HeadCountKV, kvHeadDim(c), bs, kvType, int64(nb)*perBlock)
+	if err != nil {
+		return nil, fmt.Errorf("model: KV cache of %d tokens: %w", ctxLen, err)
+	}
+	if cache.NumBlocks() != nb {
+		return nil, fmt.Errorf("model: KV cache of %d tokens: got %d blocks of %d, want %d", ctxLen, cache.NumBlocks(), bs, nb)
+	}
+	s := &State{m: m, ctxLen: ctxLen, cache: cache, blocks: make([]int32, nb)}
+	for i := range s.blocks {
+		s.blocks[i] = int32(i)
+	}
 	return s, nil
 }
+
+// kvHeadDim is the width of one head's slot in the KV storage: keys and
+// values share the storage's row layout, so it fits the wider of the two.
+func kvHeadDim(c *Config) int { return max(c.KeyLength, c.ValueLength) }
+
+// kvRowLen is the number of elements of one token's keys (or values) in
+// the KV storage.
+func kvRowLen(c *Config) int { return c.HeadCountKV * kvHeadDim(c) }
 
 // Pos is the number of tokens in the cache: the position the next token
 // will take.
@@ -86,7 +76,7 @@ func (s *State) Pos() int { return s.pos }
 func (s *State) ContextLength() int { return s.ctxLen }
 
 // KVType is the element type of the KV cache.
-func (s *State) KVType() tensor.Type { return s.kvType }
+func (s *State) KVType() tensor.Type { return s.cache.Type() }
 
 // Reset empties the cache.
 func (s *State) Reset() { s.pos = 0 }
@@ -99,22 +89,4 @@ func (s *State) Truncate(n int) error {
 	}
 	s.pos = n
 	return nil
-}
-
-// grow makes the activation buffers hold n tokens.
-func (s *State) grow(n int) {
-	if n <= s.batch {
-		return
-	}
-	c := &s.m.Config
-	s.batch = n
-	s.x = make([]float32, n*c.EmbeddingLength)
-	s.xb = make([]float32, n*c.EmbeddingLength)
-	s.q = make([]float32, n*c.HeadCount*c.KeyLength)
-	s.k = make([]float32, n*c.HeadCountKV*c.KeyLength)
-	s.v = make([]float32, n*c.HeadCountKV*c.ValueLength)
-	s.att = make([]float32, n*c.HeadCount*c.ValueLength)
-	s.gate = make([]float32, n*c.FeedForwardLength)
-	s.up = make([]float32, n*c.FeedForwardLength)
-	s.rope = make([]float32, n*c.RopeDimensionCount)
 }

@@ -1,0 +1,250 @@
+package model
+
+import (
+	"math"
+	"slices"
+
+	"github.com/joule-llm/joule/tensor"
+)
+
+// softmax is the running state of an online softmax over the positions a
+// query has seen so far: the largest score and the sum of exp(score - max).
+// Carrying it from one call of flashF16 or flashF32 to the next lets a
+// query attend to a cache stored in separate blocks with the very
+// arithmetic of one pass over a contiguous cache.
+type softmax struct{ max, sum float32 }
+
+func newSoftmax() softmax { return softmax{max: float32(math.Inf(-1))} }
+
+// finish divides the weighted sum of values in out by the softmax sum.
+func (s softmax) finish(out []float32) {
+	inv := 1 / s.sum
+	for d := range out {
+		out[d] *= inv
+	}
+}
+
+// attendF16 is one query head against n cached positions of an F16 cache,
+// computed as ggml's CPU flash attention does it: the query rounded to
+// fp16, q·k as dotFP16, an online softmax in float32, and the weighted sum
+// of values kept in fp16 precision, each update a fused multiply-add
+// rounded to fp16.
+func attendF16(out, q []float32, keys, vals []uint16, kStride, vStride, n int, scale float32) {
+	roundFP16s(q)
+	clear(out)
+	flashF16(out, q, keys, vals, kStride, vStride, n, scale, newSoftmax()).finish(out)
+}
+
+// flashF16 runs the loop of attendF16 over n more positions, continuing
+// from the softmax state s and the unnormalised sum in out, and returns the
+// new state. q must already be rounded to fp16.
+func flashF16(out, q []float32, keys, vals []uint16, kStride, vStride, n int, scale float32, s softmax) softmax {
+	m, sum := s.max, s.sum
+	for t := range n {
+		sc := dotFP16(q, keys[t*kStride:][:len(q)]) * scale
+		ms, vs := float32(1), float32(1)
+		if sc > m {
+			ms = exp32(m - sc)
+			m = sc
+			for d := range out {
+				out[d] *= ms
+			}
+			roundFP16s(out)
+		} else {
+			vs = exp32(sc - m)
+		}
+		v := vals[t*vStride:][:len(out)]
+		for d, h := range v {
+			// The product of an fp16 value and a float32 is exact in
+			// float64, so this rounds once to float32, as an FMA does.
+			out[d] = float32(float64(out[d]) + float64(fp16to32(h))*float64(vs))
+		}
+		roundFP16s(out)
+		sum = sum*ms + vs
+	}
+	return softmax{m, sum}
+}
+
+// dotFP16 returns q·k for an fp16-valued q the way ggml_vec_dot_f16 sums it
+// in llama.cpp's AVX-512 build (the zen4 CPU backend the reference outputs
+// come from): blocks of 64 elements accumulate into four 16-lane float32
+// registers, lane by lane (each product of two fp16 values is exact, so the
+// fused multiply-add rounds just once, as a float32 add does here); the
+// registers are added pairwise and the 16 lanes reduced in the order of
+// _mm512_reduce_add_ps; the elements after the last whole block are added
+// in float64. Heads narrower than 64 are thus summed entirely in float64.
+func dotFP16(q []float32, k []uint16) float32 {
+	k = k[:len(q)]
+	whole := len(q) &^ 63
+	var sum float64
+	if whole > 0 {
+		var acc [64]float32 // register j, lane l at acc[16*j+l]
+		for i := 0; i < whole; i += 64 {
+			qb, kb := q[i:i+64], k[i:i+64]
+			for e := range acc {
+				acc[e] += qb[e] * fp16to32(kb[e])
+			}
+		}
+		var r [16]float32
+		for l := range r {
+			r[l] = (acc[l] + acc[32+l]) + (acc[16+l] + acc[48+l])
+		}
+		for w := 8; w >= 2; w /= 2 { // add the upper half of the lanes onto the lower
+			for l := range w {
+				r[l] = r[w+l] + r[l]
+			}
+		}
+		sum = float64(r[0] + r[1])
+	}
+	for i := whole; i < len(q); i++ {
+		sum += float64(q[i] * fp16to32(k[i]))
+	}
+	return float32(sum)
+}
+
+// attendF32 is attendF16 for an F32 cache, all in float32 but the dot
+// products.
+func attendF32(out, q []float32, keys, vals []float32, kStride, vStride, n int, scale float32) {
+	clear(out)
+	flashF32(out, q, keys, vals, kStride, vStride, n, scale, newSoftmax()).finish(out)
+}
+
+// flashF32 is flashF16 for an F32 cache.
+func flashF32(out, q []float32, keys, vals []float32, kStride, vStride, n int, scale float32, s softmax) softmax {
+	m, sum := s.max, s.sum
+	for t := range n {
+		k := keys[t*kStride:][:len(q)]
+		var dot float64
+		for d, f := range q {
+			dot += float64(f) * float64(k[d])
+		}
+		sc := float32(dot) * scale
+		ms, vs := float32(1), float32(1)
+		if sc > m {
+			ms = exp32(m - sc)
+			m = sc
+			for d := range out {
+				out[d] *= ms
+			}
+		} else {
+			vs = exp32(sc - m)
+		}
+		v := vals[t*vStride:][:len(out)]
+		for d, f := range v {
+			out[d] += f * vs
+		}
+		sum = sum*ms + vs
+	}
+	return softmax{m, sum}
+}
+
+// attnItem is one unit of attention work: one head of the rows of span
+// that are first, first+stride, first+2*stride, ... Taking every
+// stride-th row, rather than a run of rows, gives each piece of a long
+// prefill chunk about the same number of positions to attend to.
+type attnItem struct {
+	span, head    int32
+	first, stride int32
+	cost          int64 // positions attended to, summed over the rows
+}
+
+// planAttention splits the attention of the current step into items for
+// threads workers. Each (span, head) pair becomes one item, or several when
+// there are too few pairs to keep the threads busy; with more than one
+// thread the items are sorted costliest first, so that workers taking them
+// in turn finish together.
+func (w *Workspace) planAttention(threads int) {
+	H := w.m.Config.HeadCount
+	rows := 0
+	for _, sp := range w.spans {
+		rows += sp.n
+	}
+	want := 1 // items wanted in all
+	if threads > 1 {
+		want = 4 * threads
+	}
+	w.items = w.items[:0]
+	for si, sp := range w.spans {
+		if sp.n == 0 {
+			continue
+		}
+		// A share of the items in proportion to the span's rows, and at
+		// most one per row, which bounds the items by H times the rows of
+		// the step: the capacity the Workspace reserves.
+		pieces := min(sp.n, max(1, (want*sp.n+H*rows-1)/(H*rows)))
+		for h := range H {
+			for k := range pieces {
+				cnt := int64((sp.n - k + pieces - 1) / pieces) // rows k, k+pieces, ... below sp.n
+				cost := cnt*int64(sp.pos+k+1) + int64(pieces)*cnt*(cnt-1)/2
+				w.items = append(w.items, attnItem{
+					span: int32(si), head: int32(h),
+					first: int32(k), stride: int32(pieces),
+					cost: cost,
+				})
+			}
+		}
+	}
+	if threads > 1 {
+		slices.SortFunc(w.items, func(a, b attnItem) int {
+			if a.cost != b.cost {
+				if a.cost > b.cost {
+					return -1
+				}
+				return 1
+			}
+			return 0
+		})
+	}
+	w.next.Store(0)
+}
+
+// attendWorker runs attention items, taking the next one not yet taken
+// until none are left. Every thread of the pool runs it once, whatever
+// range it is given: taking items one by one balances the threads where
+// fixed ranges could not.
+func (w *Workspace) attendWorker(_, _ int) {
+	for {
+		i := int(w.next.Add(1) - 1)
+		if i >= len(w.items) {
+			return
+		}
+		w.attendItem(&w.items[i])
+	}
+}
+
+// attendItem computes the attention output of one item's rows and head:
+// the row at position pos sees positions 0..pos of its own sequence, read
+// block by block through the sequence's block table.
+func (w *Workspace) attendItem(it *attnItem) {
+	c := &w.m.Config
+	j := &w.attn
+	sp := &w.spans[it.span]
+	H, Dk, Dv := c.HeadCount, c.KeyLength, c.ValueLength
+	h := int(it.head)
+	kvh := h / (H / c.HeadCountKV)
+	ko, vo := kvh*Dk, kvh*Dv
+	bs, stride := j.cache.BlockSize(), j.cache.RowLen()
+	for i := int(it.first); i < sp.n; i += int(it.stride) {
+		r := sp.row + i
+		q := w.q[(r*H+h)*Dk:][:Dk]
+		out := w.att[(r*H+h)*Dv:][:Dv]
+		n := sp.pos + i + 1 // positions to attend to
+		clear(out)
+		s := newSoftmax()
+		if j.cache.Type() == tensor.F16 {
+			roundFP16s(q)
+			for b := 0; n > 0; b++ {
+				blk, cnt := sp.blocks[b], min(bs, n)
+				s = flashF16(out, q, j.cache.K16(j.layer, blk)[ko:], j.cache.V16(j.layer, blk)[vo:], stride, stride, cnt, j.scale, s)
+				n -= cnt
+			}
+		} else {
+			for b := 0; n > 0; b++ {
+				blk, cnt := sp.blocks[b], min(bs, n)
+				s = flashF32(out, q, j.cache.K32(j.layer, blk)[ko:], j.cache.V32(j.layer, blk)[vo:], stride, stride, cnt, j.scale, s)
+				n -= cnt
+			}
+		}
+		s.finish(out)
+	}
+}
