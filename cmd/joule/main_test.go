@@ -98,6 +98,7 @@ func TestRunBadInput(t *testing.T) {
 		{[]string{"run", "-m", good, "--kv-type", "q9", "x"}, "kv-type"},
 		{[]string{"run", "-m", good, "-t", "0", "x"}, "threads"},
 		{[]string{"run", "x"}, "model"},
+		{[]string{"run", "-m", good, "--ctx", "100000000", "x"}, "exceeds the model's context length"},
 		{[]string{"inspect", truncated}, "truncated"},
 	}
 	for _, c := range cases {

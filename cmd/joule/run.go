@@ -53,7 +53,7 @@ argument the prompt is read from standard input.`,
 	f.StringVarP(&o.model, "model", "m", "", "GGUF model file (required)")
 	f.IntVarP(&o.maxTokens, "max-tokens", "n", 256, "most tokens to generate (-1: until the context is full)")
 	f.IntVarP(&o.threads, "threads", "t", defaultThreads(), "threads to compute with")
-	f.IntVar(&o.ctx, "ctx", 0, "context length in tokens (0: the model's own, capped at 4096)")
+	f.IntVar(&o.ctx, "ctx", 0, "context length in tokens, at most the model's own (0: the model's own, capped at 4096)")
 	f.Float32Var(&o.sampling.Temperature, "temp", o.sampling.Temperature, "temperature; 0 is greedy decoding")
 	f.IntVar(&o.sampling.TopK, "top-k", o.sampling.TopK, "keep the k most likely tokens (0: off)")
 	f.Float32Var(&o.sampling.TopP, "top-p", o.sampling.TopP, "keep the smallest set of tokens whose probability reaches p (1: off)")
@@ -117,7 +117,9 @@ func run(cmd *cobra.Command, o runOptions, prompt string) error {
 		ctxLen = min(m.Config.ContextLength, 4096)
 	}
 	if ctxLen > m.Config.ContextLength {
-		fmt.Fprintf(stderr, "joule: warning: --ctx %d exceeds the model's training context %d\n", ctxLen, m.Config.ContextLength)
+		// Beyond its training context a model without rope scaling produces
+		// garbage, and the KV cache is allocated up front: refuse early.
+		return fmt.Errorf("--ctx %d exceeds the model's context length %d", ctxLen, m.Config.ContextLength)
 	}
 	state, err := m.NewState(ctxLen, kvType)
 	if err != nil {
