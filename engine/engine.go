@@ -11,7 +11,7 @@ import (
 	"sync"
 
 	"github.com/joule-llm/joule/kv"
-		"github.com/joule-llm/joule/tensor"
+	"github.com/joule-llm/joule/tensor"
 )
 
 // Config sizes an Engine. Zero fields take the defaults noted.
@@ -23,7 +23,7 @@ type Config struct {
 	MaxBatchTokens int         // tokens per step, the chunked-prefill budget; 512
 	MaxRunning     int         // most sequences in a step; 64, and at most MaxBatchTokens
 	MaxQueue       int         // most requests waiting to start; 256
-	ContextLength  int         // per-sequence limit; the model's, and at most what the KV pool holds
+	ContextLength  int         // per-sequence limit; the model's, at most, and at most what the KV pool holds
 }
 
 // Defaults of Config.
@@ -125,6 +125,7 @@ type Engine struct {
 	drain    chan struct{} // closed by Close: exit once idle
 	abort    chan struct{} // closed when Close's context ends: cancel everything and exit
 	done     chan struct{} // closed when the loop has exited
+	cutShort bool          // the loop cancelled requests on abort; read after done
 
 	statsMu sync.Mutex
 	stats   Stats
@@ -201,7 +202,8 @@ func (c Config) withDefaults(spec modelSpec) (Config, error) {
 	if c.MaxQueue == 0 {
 		c.MaxQueue = DefaultMaxQueue
 	}
-	if c.ContextLength == 0 {
+	if c.ContextLength == 0 || c.ContextLength > spec.contextLength {
+		// Positions past the model's context are not computed.
 		c.ContextLength = spec.contextLength
 	}
 	switch {
@@ -364,7 +366,10 @@ func (e *Engine) Close(ctx context.Context) error {
 	case <-ctx.Done():
 		close(e.abort)
 		<-e.done
-		return ctx.Err()
+		if e.cutShort {
+			return ctx.Err()
+		}
+		return nil
 	}
 }
 
@@ -378,7 +383,10 @@ func (e *Engine) loop() {
 		e.takeInbox()
 		select {
 		case <-e.abort:
-			e.sched.cancelAll(ErrClosed)
+			// Submit fails once Close has begun, so the inbox taken now
+			// holds every request left.
+			e.takeInbox()
+			e.cutShort = e.sched.cancelAll(ErrClosed) > 0
 			e.publishStats()
 			return
 		default:
@@ -386,7 +394,9 @@ func (e *Engine) loop() {
 		if e.sched.idle() {
 			select {
 			case <-e.drain:
-				return
+				if e.takeInbox(); e.sched.idle() {
+					return
+				}
 			case <-e.wake:
 			case <-e.abort:
 			}

@@ -50,7 +50,8 @@ func mixedRequests(n int, seed uint64) []Request {
 }
 
 // runAll submits every request at once and checks each against reference.
-func runAll(t *testing.T, e *Engine, reqs []Request) {
+// It returns the prompt and completion tokens of all.
+func runAll(t *testing.T, e *Engine, reqs []Request) (prompts, completions int64) {
 	t.Helper()
 	chans := make([]<-chan Event, len(reqs))
 	for i, r := range reqs {
@@ -77,7 +78,10 @@ func runAll(t *testing.T, e *Engine, reqs []Request) {
 		if last.PromptTokens != len(reqs[i].Prompt) || last.CompletionTokens != completion {
 			t.Errorf("request %d: usage %+v, want %d prompt and %d completion tokens", i, last, len(reqs[i].Prompt), completion)
 		}
+		prompts += int64(len(reqs[i].Prompt))
+		completions += int64(completion)
 	}
+	return prompts, completions
 }
 
 func TestEngineMatchesReference(t *testing.T) {
@@ -86,15 +90,18 @@ func TestEngineMatchesReference(t *testing.T) {
 			f := &fakeBackend{}
 			e := newFakeEngine(t, Config{MaxBatchTokens: budget, MaxRunning: 16}, f)
 			e.Start()
-			runAll(t, e, mixedRequests(16, uint64(budget)))
+			prompts, completions := runAll(t, e, mixedRequests(16, uint64(budget)))
 			st := waitIdle(t, e)
+			if st.PromptTokens != prompts || st.GeneratedTokens != completions || st.PrefixQueries < prompts {
+				t.Errorf("stats %+v: want %d prompt tokens (each looked up at least once) and %d generated", st, prompts, completions)
+			}
 			if f.maxBatch > budget {
 				t.Errorf("a step ran %d tokens, budget %d", f.maxBatch, budget)
 			}
 			if budget == 7 && f.mixed == 0 {
 				t.Error("no step mixed decodes with prefill chunks")
 			}
-			if st.Steps == 0 || st.GeneratedTokens == 0 || st.PromptTokens == 0 {
+			if st.Steps == 0 || st.GeneratedTokens == 0 || st.PromptTokens == 0 || st.BlockSize != 4 || st.NumBlocks != 64 {
 				t.Errorf("stats %+v", st)
 			}
 		})
@@ -285,7 +292,17 @@ func TestEngineStop(t *testing.T) {
 
 func TestEngineCancel(t *testing.T) {
 	base := runtime.NumGoroutine()
-	e := newFakeEngine(t, Config{MaxRunning: 2, MaxBatchTokens: 64}, nil)
+	// Step 5 waits for release, so that the state seen in between holds
+	// still.
+	release := make(chan struct{})
+	steps := 0
+	f := &fakeBackend{before: func(*schedulerOutput) error {
+		if steps++; steps == 5 {
+			<-release
+		}
+		return nil
+	}}
+	e := newFakeEngine(t, Config{MaxRunning: 2, MaxBatchTokens: 64, KVMemBytes: 256 * fakeBlockBytes(4)}, f)
 	e.Start()
 	long := Request{Prompt: []int{1, 2, 3, 4, 5, 6}, MaxTokens: 200, N: 2}
 
@@ -302,6 +319,7 @@ func TestEngineCancel(t *testing.T) {
 	}
 	cancelWait()
 	cancel()
+	close(release)
 	for _, c := range []<-chan Event{ch, chWait} {
 		for i, x := range collect(t, 2, c) {
 			if x.finish != FinishCancelled || !errors.Is(x.err, context.Canceled) {
@@ -429,6 +447,20 @@ func TestEngineClose(t *testing.T) {
 	})
 	checkGoroutines(t, base)
 
+	t.Run("idle", func(t *testing.T) {
+		e := newFakeEngine(t, Config{}, nil)
+		e.Start()
+		req := Request{Prompt: []int{1, 2}, MaxTokens: 3}
+		checkReference(t, "before close", req, collect(t, 1, submit(t, e, context.Background(), req)))
+		ctx, cancel := context.WithCancel(context.Background())
+		cancel()
+		// Nothing is in flight, so nothing is cut short.
+		if err := e.Close(ctx); err != nil {
+			t.Errorf("close of an idle engine: %v", err)
+		}
+	})
+	checkGoroutines(t, base)
+
 	t.Run("never started", func(t *testing.T) {
 		e := newFakeEngine(t, Config{}, nil)
 		ch := submit(t, e, context.Background(), Request{Prompt: []int{1}, MaxTokens: 1, N: 2})
@@ -490,4 +522,30 @@ func TestEngineConcurrentSubmitters(t *testing.T) {
 	}
 	wg.Wait()
 	waitIdle(t, e)
+}
+
+func TestEngineFCFS(t *testing.T) {
+	// One sequence at a time: every step runs the oldest unfinished
+	// request, so the arrival numbers the steps see never go down.
+	var seen []uint64
+	f := &fakeBackend{before: func(out *schedulerOutput) error {
+		for _, c := range out.chunks {
+			seen = append(seen, c.seq.req.arrival)
+		}
+		return nil
+	}}
+	e := newFakeEngine(t, Config{MaxRunning: 1}, f)
+	reqs := mixedRequests(8, 5)
+	var chans []<-chan Event
+	for _, r := range reqs {
+		chans = append(chans, submit(t, e, context.Background(), r))
+	}
+	e.Start()
+	for i, ch := range chans {
+		checkReference(t, fmt.Sprint("request ", i), reqs[i], collect(t, 1, ch))
+	}
+	waitIdle(t, e)
+	if !slices.IsSorted(seen) || len(seen) == 0 || seen[0] != 1 || seen[len(seen)-1] != 8 {
+		t.Errorf("steps ran requests %v", seen)
+	}
 }

@@ -243,8 +243,10 @@ func (s *scheduler) dropCancelled(list []*sequence, allocated bool) []*sequence 
 	})
 }
 
-// cancelAll ends every sequence with "cancelled".
-func (s *scheduler) cancelAll(err error) {
+// cancelAll ends every sequence with "cancelled" and returns how many
+// there were.
+func (s *scheduler) cancelAll(err error) int {
+	n := len(s.running) + len(s.waiting)
 	for _, q := range s.running {
 		s.finish(q, true, Event{Index: q.index, Token: -1, Final: true, Finish: FinishCancelled, Err: err})
 	}
@@ -252,6 +254,7 @@ func (s *scheduler) cancelAll(err error) {
 		s.finish(q, false, Event{Index: q.index, Token: -1, Final: true, Finish: FinishCancelled, Err: err})
 	}
 	s.running, s.waiting = nil, nil
+	return n
 }
 
 // finish sends q's final event (and those of the samples it has yet to
