@@ -9,6 +9,12 @@ import (
 // llama_token_to_piece does with special tokens hidden.
 func (t *Tokenizer) piece(id int) string {
 	a, text := t.attrs[id], t.v.Tokens[id]
+	if t.hf != nil {
+		return t.hf.piece(a, text)
+	}
+	if t.bpe != nil {
+		return bpePiece(a, text)
+	}
 	switch {
 	case a&(attrControl|attrUnknown) != 0:
 		return ""
@@ -38,15 +44,22 @@ func (t *Tokenizer) Piece(id int) string {
 // Decode returns the text of ids: the concatenated pieces, with the space
 // that Encode prepends removed from the first token (after a leading BOS)
 // when the vocabulary adds a space prefix. So Decode(Encode(s, addSpecial,
-// false)) == s for valid UTF-8 s without U+2581.
+// false)) == s for valid UTF-8 s without U+2581 (and, with byte-level BPE,
+// for any s).
 //
-// llama.cpp's llama_detokenize differs in one case: it keeps the space when
-// the ids start with BOS.
+// llama.cpp's llama_detokenize differs in two cases: it keeps the space
+// when the ids start with BOS, and with byte-level BPE it removes some
+// spaces before punctuation (clean_spaces). A Tokenizer from FromHF removes
+// those spaces when its configuration asks for it, as Hugging Face's decode
+// does.
 func (t *Tokenizer) Decode(ids []int) string {
 	var b strings.Builder
 	d := t.NewDecoder()
 	for _, id := range ids {
 		b.WriteString(d.piece(id))
+	}
+	if d.clean != nil {
+		return cleanup(b.String())
 	}
 	return b.String()
 }
@@ -64,15 +77,24 @@ type Decoder struct {
 	started bool // a token other than a leading BOS has been seen
 	bos     bool // a leading BOS has been seen
 	pending []byte
+	clean   *cleaner // Hugging Face space clean-up, or nil
 }
 
 // NewDecoder returns a Decoder at the start of a sequence.
-func (t *Tokenizer) NewDecoder() *Decoder { return &Decoder{t: t} }
+func (t *Tokenizer) NewDecoder() *Decoder { return t.newDecoder(false) }
 
 // NewContinuationDecoder returns a Decoder for tokens that continue a
 // prompt: every piece keeps its spaces, as llama.cpp prints generated text,
 // even when the prompt was only BOS.
-func (t *Tokenizer) NewContinuationDecoder() *Decoder { return &Decoder{t: t, started: true} }
+func (t *Tokenizer) NewContinuationDecoder() *Decoder { return t.newDecoder(true) }
+
+func (t *Tokenizer) newDecoder(started bool) *Decoder {
+	d := &Decoder{t: t, started: started}
+	if t.hf != nil && t.hf.cleanup {
+		d.clean = &cleaner{}
+	}
+	return d
+}
 
 // piece returns the piece of id, dropping the leading space of the first
 // token of the sequence where the vocabulary prepends one.
@@ -99,14 +121,21 @@ func (d *Decoder) Add(id int) string {
 	n := completePrefix(d.pending)
 	out := string(d.pending[:n])
 	d.pending = append(d.pending[:0], d.pending[n:]...)
+	if d.clean != nil {
+		out = d.clean.write(out, false)
+	}
 	return out
 }
 
-// Flush returns the bytes still held, an incomplete UTF-8 sequence, and
+// Flush returns the text still held (an incomplete UTF-8 sequence, and
+// spaces held back while it is unknown whether clean-up removes them) and
 // empties the Decoder's buffer. Call it when the stream ends.
 func (d *Decoder) Flush() string {
 	out := string(d.pending)
 	d.pending = d.pending[:0]
+	if d.clean != nil {
+		out = d.clean.write(out, true)
+	}
 	return out
 }
 

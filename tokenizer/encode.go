@@ -20,6 +20,9 @@ type fragment struct {
 // are encoded as plain text. The texts of user-defined tokens are always
 // recognised, as in llama.cpp.
 func (t *Tokenizer) Encode(text string, addSpecial, parseSpecial bool) []int {
+	if t.bpe != nil {
+		return t.encodeBPE(text, addSpecial, parseSpecial)
+	}
 	var out []int
 	// As llama.cpp does: a space goes before the first text and before any
 	// text that follows a special token.

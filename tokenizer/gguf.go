@@ -21,27 +21,51 @@ const (
 	keyAddBOS      = "tokenizer.ggml.add_bos_token"
 	keyAddEOS      = "tokenizer.ggml.add_eos_token"
 	keyAddSpacePfx = "tokenizer.ggml.add_space_prefix"
+	keyMerges      = "tokenizer.ggml.merges"
+	keyPre         = "tokenizer.ggml.pre"
 )
 
-// FromGGUF builds the Tokenizer described by a GGUF file's metadata. Keys
-// that are absent take llama.cpp's defaults for a "llama" vocabulary: BOS
+// FromGGUF builds the Tokenizer described by a GGUF file's metadata:
+// SentencePiece for tokenizer.ggml.model "llama", byte-level BPE for
+// "gpt2". Keys that are absent take llama.cpp's defaults. For "llama": BOS
 // 1, EOS 2, UNK 0 (each only if the vocabulary is that large), BOS added,
-// EOS not, a space prefix added.
+// EOS not, a space prefix added. For "gpt2": BOS and EOS 11 (likewise), no
+// UNK, BOS added only for the Llama 3 pre-tokenizers, EOS not, and the
+// "default" pre-tokenizer when tokenizer.ggml.pre is missing.
 func FromGGUF(f *gguf.File) (*Tokenizer, error) {
 	model, err := f.String(keyModel)
 	if err != nil {
 		return nil, fmt.Errorf("tokenizer: %w", err)
 	}
-	if model != "llama" {
-		return nil, fmt.Errorf("tokenizer: model type %q is not supported (only \"llama\", SentencePiece)", model)
+	v := Vocab{Model: model, PAD: -1, EOT: -1}
+	defBOS, defEOS, defUNK := 1, 2, 0
+	switch model {
+	case "llama":
+		v.AddBOS, v.AddSpacePrefix = true, true
+	case "gpt2":
+		defBOS, defEOS, defUNK = 11, 11, -1
+		if v.Merges, err = f.Strings(keyMerges); err != nil {
+			return nil, fmt.Errorf("tokenizer: byte-level BPE (\"gpt2\"): %w", err)
+		}
+		if f.Has(keyPre) {
+			if v.Pre, err = f.String(keyPre); err != nil {
+				return nil, fmt.Errorf("tokenizer: %w", err)
+			}
+		}
+		name := v.Pre
+		if name == "" {
+			name = "default"
+		}
+		v.AddBOS = preNames[name].addBOS // an unknown name fails in New
+	default:
+		return nil, fmt.Errorf("tokenizer: model type %q is not supported (only \"llama\", SentencePiece, and \"gpt2\", byte-level BPE)", model)
 	}
-	v := Vocab{Model: model, PAD: -1, EOT: -1, AddBOS: true, AddSpacePrefix: true}
 	if v.Tokens, err = f.Strings(keyTokens); err != nil {
 		return nil, fmt.Errorf("tokenizer: %w", err)
 	}
 	n := len(v.Tokens)
 
-	if s, ok := f.Value(keyScores); ok {
+	if s, ok := f.Value(keyScores); ok && model == "llama" {
 		switch s := s.(type) {
 		case []float32:
 			v.Scores = s
@@ -65,7 +89,7 @@ func FromGGUF(f *gguf.File) (*Tokenizer, error) {
 		id  *int
 		def int
 	}{
-		{keyBOS, &v.BOS, 1}, {keyEOS, &v.EOS, 2}, {keyUNK, &v.UNK, 0},
+		{keyBOS, &v.BOS, defBOS}, {keyEOS, &v.EOS, defEOS}, {keyUNK, &v.UNK, defUNK},
 		{keyPAD, &v.PAD, -1}, {keyEOT, &v.EOT, -1},
 	} {
 		*k.id = k.def

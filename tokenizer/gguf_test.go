@@ -116,7 +116,10 @@ func TestFromGGUFRejects(t *testing.T) {
 		extra map[string]any
 		want  string
 	}{
-		{"gpt2 model", map[string]any{keyModel: "gpt2"}, `"gpt2"`},
+		{"unsupported model", map[string]any{keyModel: "bert"}, `"bert"`},
+		{"gpt2 without merges", map[string]any{keyModel: "gpt2"}, keyMerges},
+		{"gpt2 merges not strings", map[string]any{keyModel: "gpt2", keyMerges: []int32{1}}, keyMerges},
+		{"gpt2 unknown pre-tokenizer", map[string]any{keyModel: "gpt2", keyMerges: []string{"h i"}, keyPre: "nope"}, `"nope"`},
 		{"model not a string", map[string]any{keyModel: uint32(1)}, keyModel},
 		{"tokens not strings", map[string]any{keyTokens: []int32{1, 2}}, keyTokens},
 		{"scores too short", map[string]any{keyScores: []float32{1, 2}}, "2 scores"},

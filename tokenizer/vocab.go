@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
+	"strings"
 )
 
 // TokenType is the kind of a token, as stored in a GGUF file's
@@ -45,7 +46,7 @@ func (t TokenType) String() string {
 // special tokens are -1 when the vocabulary has none.
 type Vocab struct {
 	Tokens []string  // token texts, indexed by id
-	Scores []float32 // merge scores; nil means all zero
+	Scores []float32 // merge scores (SentencePiece); nil means all zero
 	Types  []int32   // TokenType values; nil means all Normal
 
 	BOS, EOS, UNK, PAD int
@@ -54,9 +55,22 @@ type Vocab struct {
 	EOT int
 
 	AddBOS, AddEOS bool // add BOS/EOS when encoding with special tokens
-	AddSpacePrefix bool // prepend a space to text, remove it when decoding
+	// AddSpacePrefix prepends a space to text and removes it when
+	// decoding (SentencePiece only; byte-level BPE ignores it, as
+	// llama.cpp does).
+	AddSpacePrefix bool
 
-	Model string // tokenizer.ggml.model; "" is taken as "llama"
+	// Model is tokenizer.ggml.model: "llama" (SentencePiece; "" is taken
+	// as "llama") or "gpt2" (byte-level BPE).
+	Model string
+
+	// Merges are the BPE merge rules, "a b" in token texts, highest
+	// priority first (tokenizer.ggml.merges; "gpt2" only).
+	Merges []string
+	// Pre names the pre-tokenizer that cuts text into words before
+	// merging (tokenizer.ggml.pre; "gpt2" only). "" is llama.cpp's
+	// "default".
+	Pre string
 }
 
 // attr is the set of properties llama.cpp derives from a token's type and
@@ -108,25 +122,53 @@ var eogTexts = []string{
 	"<｜end▁of▁sentence｜>", "[e~[",
 }
 
-// Tokenizer encodes and decodes text with a SentencePiece vocabulary. It is
-// safe for concurrent use.
+// fimTexts are the texts by which llama.cpp recognises fill-in-the-middle
+// tokens (prefix, suffix, middle, pad, repository, file separator), in
+// order of preference. It makes them control tokens, and the last three
+// end generation.
+var fimTexts = [6][]string{
+	{"<|fim_prefix|>", "<fim-prefix>", "<fim_prefix>", "<｜fim▁begin｜>", "<PRE>", "▁<PRE>", "<|code_prefix|>", "<|prefix|>"},
+	{"<|fim_suffix|>", "<fim-suffix>", "<fim_suffix>", "<｜fim▁hole｜>", "<SUF>", "▁<SUF>", "<|code_suffix|>", "<|suffix|>"},
+	{"<|fim_middle|>", "<fim-middle>", "<fim_middle>", "<｜fim▁end｜>", "<MID>", "▁<MID>", "<|code_middle|>", "<|middle|>"},
+	{"<|fim_pad|>", "<fim-pad>", "<fim_pad>", "<PAD>", "[PAD]"},
+	{"<|fim_repo|>", "<|repo_name|>", "<fim-repo>", "<REPO>", "<reponame>"},
+	{"<|file_sep|>"},
+}
+
+// Tokenizer encodes and decodes text with a SentencePiece or byte-level
+// BPE vocabulary. It is safe for concurrent use.
 type Tokenizer struct {
 	v       Vocab
 	ids     map[string]int
 	attrs   []attr
 	pieces  []string // decoded text of each token, control tokens hidden
-	bytes   [256]int // token for each byte in byte fallback, or -1
+	bytes   [256]int // SentencePiece: token for each byte in byte fallback, or -1
 	special []int    // tokens matched in text before merging, longest first
 	eog     map[int]bool
+
+	bpe *bpe // nil for SentencePiece
+	hf  *hf  // Hugging Face rules, for a Tokenizer made by FromHF
+
+	prefix, suffix []int // BPE: tokens added around the text with special tokens
 }
 
 // New builds a Tokenizer from v after checking it. v's slices are not
 // modified, nor kept.
-func New(v Vocab) (*Tokenizer, error) {
-	if v.Model != "" && v.Model != "llama" {
-		return nil, fmt.Errorf("tokenizer: model type %q is not supported (only \"llama\", SentencePiece)", v.Model)
+func New(v Vocab) (*Tokenizer, error) { return build(v, nil) }
+
+// build is New, with the rules of a Hugging Face tokenizer.json when h is
+// not nil.
+func build(v Vocab, h *hf) (*Tokenizer, error) {
+	switch v.Model {
+	case "", "llama":
+		v.Model = "llama"
+		v.Merges, v.Pre = nil, ""
+	case "gpt2":
+		v.AddSpacePrefix = false
+		v.Scores = nil
+	default:
+		return nil, fmt.Errorf("tokenizer: model type %q is not supported (only \"llama\", SentencePiece, and \"gpt2\", byte-level BPE)", v.Model)
 	}
-	v.Model = "llama"
 	n := len(v.Tokens)
 	if n == 0 {
 		return nil, fmt.Errorf("tokenizer: vocabulary has no tokens")
@@ -156,10 +198,12 @@ func New(v Vocab) (*Tokenizer, error) {
 		ids:   make(map[string]int, n),
 		attrs: make([]attr, n),
 		eog:   map[int]bool{},
+		hf:    h,
 	}
 	v.Tokens = append([]string(nil), v.Tokens...)
 	v.Scores = append([]float32(nil), v.Scores...)
 	v.Types = append([]int32(nil), v.Types...)
+	v.Merges = append([]string(nil), v.Merges...)
 	for id, text := range v.Tokens {
 		if text == "" {
 			// llama.cpp renames empty tokens so that no text maps to them.
@@ -184,11 +228,18 @@ func New(v Vocab) (*Tokenizer, error) {
 	t.v = v
 
 	if t.v.EOT < 0 {
-		for _, s := range eotTexts {
-			if id, ok := t.ids[s]; ok {
-				t.v.EOT = id
+		if id, ok := t.findText(eotTexts); ok {
+			t.v.EOT = id
+			t.attrs[id] |= attrControl
+		}
+	}
+	if h == nil {
+		for i, texts := range fimTexts {
+			if id, ok := t.findText(texts); ok {
 				t.attrs[id] |= attrControl
-				break
+				if i >= 3 {
+					t.eog[id] = true
+				}
 			}
 		}
 	}
@@ -204,9 +255,6 @@ func New(v Vocab) (*Tokenizer, error) {
 		}
 	}
 
-	for b := range t.bytes {
-		t.bytes[b] = t.byteFallback(byte(b))
-	}
 	for id, a := range t.attrs {
 		if a&(attrControl|attrUserDefined|attrUnknown) != 0 {
 			t.special = append(t.special, id)
@@ -215,11 +263,63 @@ func New(v Vocab) (*Tokenizer, error) {
 	sort.SliceStable(t.special, func(i, j int) bool {
 		return len(t.v.Tokens[t.special[i]]) > len(t.v.Tokens[t.special[j]])
 	})
+
+	if v.Model == "gpt2" {
+		if err := t.initBPE(); err != nil {
+			return nil, err
+		}
+	} else {
+		for b := range t.bytes {
+			t.bytes[b] = t.byteFallback(byte(b))
+		}
+	}
 	t.pieces = make([]string, n)
 	for id := range t.pieces {
 		t.pieces[id] = t.piece(id)
 	}
 	return t, nil
+}
+
+// findText returns the first of texts that is a token.
+func (t *Tokenizer) findText(texts []string) (int, bool) {
+	for _, s := range texts {
+		if id, ok := t.ids[s]; ok {
+			return id, true
+		}
+	}
+	return 0, false
+}
+
+// initBPE sets up byte-level BPE from the vocabulary's merges and
+// pre-tokenizer, or from the Hugging Face rules.
+func (t *Tokenizer) initBPE() error {
+	if t.hf != nil {
+		return t.hf.init(t)
+	}
+	name := t.v.Pre
+	if name == "" {
+		name = "default"
+	}
+	info, ok := preNames[name]
+	if !ok {
+		return fmt.Errorf("tokenizer: pre-tokenizer %q is not supported (supported: %s)", t.v.Pre, strings.Join(preNameList(), ", "))
+	}
+	pairs := make([][2]string, len(t.v.Merges))
+	for i, rule := range t.v.Merges {
+		p, err := splitMerge(rule)
+		if err != nil {
+			return fmt.Errorf("tokenizer: merge %d: %w", i, err)
+		}
+		pairs[i] = p
+	}
+	t.bpe = newBPE(t.v.Tokens, t.ids, pairs, newPretokenizer(info.kind), true, info.ignoreMerges)
+	if t.v.AddBOS {
+		t.prefix = []int{t.v.BOS}
+	}
+	if t.v.AddEOS {
+		t.suffix = []int{t.v.EOS}
+	}
+	return nil
 }
 
 // byteFallback returns the token that stands for byte b in text that no
@@ -260,7 +360,12 @@ func (t *Tokenizer) EOT() int { return t.v.EOT }
 func (t *Tokenizer) UNK() int { return t.v.UNK }
 
 // AddBOS reports whether Encode adds BOS when asked for special tokens.
-func (t *Tokenizer) AddBOS() bool { return t.v.AddBOS }
+func (t *Tokenizer) AddBOS() bool {
+	if t.bpe != nil {
+		return len(t.prefix) > 0 && t.prefix[0] == t.v.BOS
+	}
+	return t.v.AddBOS
+}
 
 // IsEOG reports whether id ends generation: EOS, EOT, or a token whose text
 // llama.cpp knows as an end-of-generation marker.
@@ -293,5 +398,6 @@ func (t *Tokenizer) Vocab() Vocab {
 	v.Tokens = append([]string(nil), v.Tokens...)
 	v.Scores = append([]float32(nil), v.Scores...)
 	v.Types = append([]int32(nil), v.Types...)
+	v.Merges = append([]string(nil), v.Merges...)
 	return v
 }

@@ -11,7 +11,9 @@ func TestNewRejects(t *testing.T) {
 		edit func(*Vocab)
 		want string // part of the error
 	}{
-		{"other model", func(v *Vocab) { v.Model = "gpt2" }, `"gpt2"`},
+		{"other model", func(v *Vocab) { v.Model = "bert" }, `"bert"`},
+		{"unknown pre-tokenizer", func(v *Vocab) { v.Model, v.Pre = "gpt2", "nope" }, `"nope" is not supported (supported: command-r, dbrx, deepseek-llm, `},
+		{"bad merge", func(v *Vocab) { v.Model, v.Merges = "gpt2", []string{"h i", "hi"} }, `merge 1: merge rule "hi"`},
 		{"no tokens", func(v *Vocab) { v.Tokens, v.Scores, v.Types = nil, nil, nil }, "no tokens"},
 		{"short scores", func(v *Vocab) { v.Scores = v.Scores[:10] }, "10 scores"},
 		{"long types", func(v *Vocab) { v.Types = append(v.Types, 1) }, "token types"},
