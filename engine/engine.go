@@ -317,6 +317,11 @@ func (e *Engine) check(r *Request) error {
 			return fmt.Errorf("engine: prompt token %d (index %d) is outside the vocabulary of %d", t, i, e.vocab)
 		}
 	}
+	for t := range r.LogitBias {
+		if t < 0 || t >= e.vocab {
+			return fmt.Errorf("engine: logit bias for token %d, outside the vocabulary of %d", t, e.vocab)
+		}
+	}
 	return nil
 }
 

@@ -377,6 +377,7 @@ func TestEngineRejects(t *testing.T) {
 		{"negative token", Request{Prompt: []int{-1}, MaxTokens: 1}, nil},
 		{"too many samples", Request{Prompt: []int{1}, MaxTokens: 1, N: 5}, nil},
 		{"negative samples", Request{Prompt: []int{1}, MaxTokens: 1, N: -1}, nil},
+		{"bias outside the vocabulary", Request{Prompt: []int{1}, MaxTokens: 1, LogitBias: map[int]float32{fakeVocab: 1}}, nil},
 	}
 	for _, tt := range tests {
 		ch, err := e.Submit(context.Background(), tt.r)

@@ -375,10 +375,8 @@ func (s *scheduler) sample(q *sequence, row []float32) bool {
 	l := row
 	if len(r.r.LogitBias) > 0 {
 		s.biased = append(s.biased[:0], row...)
-		for id, b := range r.r.LogitBias {
-			if id >= 0 && id < len(l) {
-				s.biased[id] += b
-			}
+		for id, b := range r.r.LogitBias { // ids checked by Submit
+			s.biased[id] += b
 		}
 		l = s.biased
 	}
