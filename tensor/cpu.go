@@ -1,22 +1,65 @@
 package tensor
 
 // Kernel dispatch. The hot kernels are reached only through the functions
-// in this file, each of which picks an implementation. Today every one is
-// the plain-Go reference (the *Ref functions). An accelerated kernel goes
-// in an architecture file built under !purego and is chosen here when
-// accelerated is true, so a purego build always runs the reference path.
+// in this file, which call the kernel set chosen once at start-up for this
+// CPU (archKernels, in cpu_amd64.go or cpu_purego.go). A purego build, or
+// a CPU without the needed instructions, gets refKernels: the plain-Go
+// references (the *Ref functions).
+
+// kernelSet is one implementation of the hot kernels.
+type kernelSet struct {
+	name string
+
+	dotF32      func(w []byte, x []float32) float32
+	dotF16      func(w, x []byte, nb int) float32
+	dotQ4_0Q8_0 func(w, x []byte, nb int) float32
+	dotQ8_0Q8_0 func(w, x []byte, nb int) float32
+	quantQ8_0   func(dst []byte, src []float32) // activations, see quantizeQ8_0Act
+
+	// Multi-row kernels for Q4_0 and Q8_0 weights; a nil rows4 means
+	// MatMul uses the one-row dot products above.
+	q4_0, q8_0 q8Rows
+}
+
+// q8Rows are the multi-row kernels for one weight type whose activations
+// are Q8_0 blocks. They must give, bit for bit, what the set's one-row dot
+// product gives for each (row, token) pair, so that how MatMul tiles the
+// work never changes a result.
+type q8Rows struct {
+	// rows4 computes out[0:4], the dot products of four weight rows,
+	// wstride bytes apart from w, with one activation row x of nb blocks.
+	// dx holds x's block scales as float32.
+	rows4 func(out []float32, w []byte, wstride int, x []byte, dx []float32, nb int)
+	// tile4 computes a 4×4 tile: out[t*ostride+r] is the dot product of
+	// weight row r (wstride bytes apart) with activation row t (xstride
+	// bytes apart, its scales at dx[t*nb:]). Nil if the set has none.
+	tile4 func(out []float32, ostride int, w []byte, wstride int, x []byte, xstride int, dx []float32, nb int)
+}
+
+// refKernels are the plain-Go references.
+var refKernels = kernelSet{
+	name:        "reference",
+	dotF32:      dotF32Ref,
+	dotF16:      dotF16Ref,
+	dotQ4_0Q8_0: dotQ4_0Q8_0Ref,
+	dotQ8_0Q8_0: dotQ8_0Q8_0Ref,
+	quantQ8_0:   quantizeQ8_0Act,
+}
+
+// kernels is the set this CPU runs. It is chosen once and never changed.
+var kernels = archKernels()
 
 // accelerated reports whether kernels faster than the plain-Go reference
-// are compiled in and usable on this CPU. None exist yet.
-const accelerated = false
+// are in use.
+var accelerated = kernels.name != refKernels.name
 
-func dotF32(w []byte, x []float32) float32         { return dotF32Ref(w, x) }
-func dotF16(w, x []byte, nb int) float32           { return dotF16Ref(w, x, nb) }
+func dotF32(w []byte, x []float32) float32         { return kernels.dotF32(w, x) }
+func dotF16(w, x []byte, nb int) float32           { return kernels.dotF16(w, x, nb) }
 func dotBF16(w, x []byte, nb int) float32          { return dotBF16Ref(w, x, nb) }
-func dotQ4_0Q8_0(w, x []byte, nb int) float32      { return dotQ4_0Q8_0Ref(w, x, nb) }
-func dotQ8_0Q8_0(w, x []byte, nb int) float32      { return dotQ8_0Q8_0Ref(w, x, nb) }
+func dotQ4_0Q8_0(w, x []byte, nb int) float32      { return kernels.dotQ4_0Q8_0(w, x, nb) }
+func dotQ8_0Q8_0(w, x []byte, nb int) float32      { return kernels.dotQ8_0Q8_0(w, x, nb) }
 func dotQ4_KQ8_K(w, x []byte, nb int) float32      { return dotQ4_KQ8_KRef(w, x, nb) }
 func dotQ5_KQ8_K(w, x []byte, nb int) float32      { return dotQ5_KQ8_KRef(w, x, nb) }
 func dotQ6_KQ8_K(w, x []byte, nb int) float32      { return dotQ6_KQ8_KRef(w, x, nb) }
-func quantizeRowQ8_0Act(dst []byte, src []float32) { quantizeQ8_0Act(dst, src) }
+func quantizeRowQ8_0Act(dst []byte, src []float32) { kernels.quantQ8_0(dst, src) }
 func quantizeRowQ8_K(dst []byte, src []float32)    { quantizeQ8_K(dst, src) }

@@ -1,6 +1,9 @@
 package tensor
 
-import "fmt"
+import (
+	"fmt"
+	"unsafe"
+)
 
 // Matrix is a row-major matrix of Rows rows of Cols elements of type Type.
 // Data holds the rows back to back, each taking Type.RowBytes(Cols) bytes.
@@ -44,26 +47,30 @@ type matmulKind struct {
 	act     Type
 	convert func(dst []byte, src []float32)
 	dot     func(w, x []byte, nb int) float32
+	dotF32  func(w []byte, x []float32) float32 // for act == F32
 }
 
-func matmulKindOf(t Type) (matmulKind, bool) {
+func matmulKindOf(t Type) (matmulKind, bool) { return matmulKindOfSet(t, &kernels) }
+
+// matmulKindOfSet is matmulKindOf with the kernels of ks.
+func matmulKindOfSet(t Type, ks *kernelSet) (matmulKind, bool) {
 	switch t {
 	case F32:
-		return matmulKind{act: F32}, true
+		return matmulKind{act: F32, dotF32: ks.dotF32}, true
 	case F16:
-		return matmulKind{F16, convertF16, dotF16}, true
+		return matmulKind{act: F16, convert: convertF16, dot: ks.dotF16}, true
 	case BF16:
-		return matmulKind{BF16, convertBF16, dotBF16}, true
+		return matmulKind{act: BF16, convert: convertBF16, dot: dotBF16}, true
 	case Q4_0:
-		return matmulKind{Q8_0, quantizeRowQ8_0Act, dotQ4_0Q8_0}, true
+		return matmulKind{act: Q8_0, convert: ks.quantQ8_0, dot: ks.dotQ4_0Q8_0}, true
 	case Q8_0:
-		return matmulKind{Q8_0, quantizeRowQ8_0Act, dotQ8_0Q8_0}, true
+		return matmulKind{act: Q8_0, convert: ks.quantQ8_0, dot: ks.dotQ8_0Q8_0}, true
 	case Q4_K:
-		return matmulKind{Q8_K, quantizeRowQ8_K, dotQ4_KQ8_K}, true
+		return matmulKind{act: Q8_K, convert: quantizeRowQ8_K, dot: dotQ4_KQ8_K}, true
 	case Q5_K:
-		return matmulKind{Q8_K, quantizeRowQ8_K, dotQ5_KQ8_K}, true
+		return matmulKind{act: Q8_K, convert: quantizeRowQ8_K, dot: dotQ5_KQ8_K}, true
 	case Q6_K:
-		return matmulKind{Q8_K, quantizeRowQ8_K, dotQ6_KQ8_K}, true
+		return matmulKind{act: Q8_K, convert: quantizeRowQ8_K, dot: dotQ6_KQ8_K}, true
 	}
 	return matmulKind{}, false
 }
@@ -96,6 +103,12 @@ func convertBF16(dst []byte, src []float32) {
 // largest size needed. MatMul panics if w fails Check or if x or out are
 // too short.
 func MatMul(p *Pool, out []float32, w Matrix, x []float32, n int) {
+	matMul(p, out, w, x, n, &kernels)
+}
+
+// matMul is MatMul with a given kernel set, so that tests can run each set
+// the CPU supports.
+func matMul(p *Pool, out []float32, w Matrix, x []float32, n int, ks *kernelSet) {
 	if err := w.Check(); err != nil {
 		panic("tensor: MatMul: " + err.Error())
 	}
@@ -106,7 +119,7 @@ func MatMul(p *Pool, out []float32, w Matrix, x []float32, n int) {
 	if n == 0 || w.Rows == 0 {
 		return
 	}
-	kind, _ := matmulKindOf(w.Type)
+	kind, _ := matmulKindOfSet(w.Type, ks)
 	wrow, _ := w.Type.RowBytes(w.Cols)
 	var job *matmulJob
 	if p != nil {
@@ -115,26 +128,47 @@ func MatMul(p *Pool, out []float32, w Matrix, x []float32, n int) {
 		job = new(matmulJob)
 	}
 	*job = matmulJob{
-		out:  out,
-		w:    w,
-		wrow: wrow,
-		x:    x,
-		n:    n,
-		kind: kind,
+		out:   out,
+		w:     w,
+		wrow:  wrow,
+		x:     x,
+		n:     n,
+		kind:  kind,
+		group: 1,
+	}
+	switch {
+	case w.Type == Q4_0 && ks.q4_0.rows4 != nil:
+		job.q8 = &ks.q4_0
+	case w.Type == Q8_0 && ks.q8_0.rows4 != nil:
+		job.q8 = &ks.q8_0
 	}
 	if kind.act != F32 {
 		job.arow, _ = kind.act.RowBytes(w.Cols)
-		job.act = p.buffer(n * job.arow)
+		size := n * job.arow
+		if job.q8 != nil {
+			// The multi-row kernels also take each block's scale as a
+			// float32, after the blocks (4-byte aligned: the scratch is
+			// allocated aligned and size rounds up).
+			job.group = 4
+			size = (size + 3) &^ 3
+			nb := w.Cols / qk8_0
+			buf := p.buffer(size + 4*n*nb)
+			job.act = buf[:n*job.arow]
+			job.dx = unsafe.Slice((*float32)(unsafe.Pointer(&buf[size])), n*nb)
+		} else {
+			job.act = p.buffer(size)
+		}
 		if p != nil {
 			p.Run(n, p.mmConvert)
 		} else {
 			job.convert(0, n)
 		}
 	}
+	groups := (w.Rows + job.group - 1) / job.group
 	if p != nil {
-		p.Run(w.Rows, p.mmRows)
+		p.Run(groups, p.mmRows)
 	} else {
-		job.rows(0, w.Rows)
+		job.rows(0, groups)
 	}
 	*job = matmulJob{} // drop references to the caller's slices
 }
@@ -150,36 +184,96 @@ type matmulJob struct {
 	arow int
 	n    int
 	kind matmulKind
+
+	// For Q4_0 and Q8_0 weights with multi-row kernels: the kernels, and
+	// the block scales of act as float32, nb per token.
+	q8    *q8Rows
+	dx    []float32
+	group int // rows per unit of work: 4 with q8, else 1
 }
 
 // convert converts the activations of tokens [lo, hi).
 func (j *matmulJob) convert(lo, hi int) {
 	cols := j.w.Cols
 	for i := lo; i < hi; i++ {
-		j.kind.convert(j.act[i*j.arow:(i+1)*j.arow], j.x[i*cols:(i+1)*cols])
+		a := j.act[i*j.arow : (i+1)*j.arow]
+		j.kind.convert(a, j.x[i*cols:(i+1)*cols])
+		if j.q8 != nil {
+			nb := cols / qk8_0
+			dx := j.dx[i*nb : (i+1)*nb]
+			for b := range dx {
+				dx[b] = fp16(a[b*blockQ8_0:])
+			}
+		}
 	}
 }
 
-// rows computes output rows [lo, hi) for every token. Each weight row is
-// read once and used for all tokens while it is in cache.
+// rows computes the output rows of groups [lo, hi) (group rows each) for
+// every token.
 func (j *matmulJob) rows(lo, hi int) {
+	lo, hi = lo*j.group, min(hi*j.group, j.w.Rows)
+	if j.q8 != nil {
+		j.rowsQ8(lo, hi)
+		return
+	}
 	rows, cols := j.w.Rows, j.w.Cols
 	data := j.w.Data
 	if j.kind.act == F32 {
 		for r := lo; r < hi; r++ {
 			wr := data[r*j.wrow : (r+1)*j.wrow]
 			for i := 0; i < j.n; i++ {
-				j.out[i*rows+r] = dotF32(wr, j.x[i*cols:(i+1)*cols])
+				j.out[i*rows+r] = j.kind.dotF32(wr, j.x[i*cols:(i+1)*cols])
 			}
 		}
 		return
 	}
+	// Each weight row is read once and used for all tokens while it is in
+	// cache.
 	nb := cols / j.w.Type.BlockSize()
 	dot := j.kind.dot
 	for r := lo; r < hi; r++ {
 		wr := data[r*j.wrow : (r+1)*j.wrow]
 		for i := 0; i < j.n; i++ {
 			j.out[i*rows+r] = dot(wr, j.act[i*j.arow:(i+1)*j.arow], nb)
+		}
+	}
+}
+
+// actChunk is about how many bytes of converted activations rowsQ8 works
+// through per pass over its rows: enough tokens to reuse each group of
+// weight rows many times, few enough to stay in the L2 cache.
+const actChunk = 192 << 10
+
+// rowsQ8 computes rows [lo, hi) with the multi-row kernels: four rows at a
+// time, against four tokens at a time where there is a tile kernel, the
+// tokens in chunks that stay in cache while the rows stream past. Rows
+// past the last multiple of four take the one-row dot product.
+func (j *matmulJob) rowsQ8(lo, hi int) {
+	rows, nb := j.w.Rows, j.w.Cols/qk8_0
+	data, out, act, dx := j.w.Data, j.out, j.act, j.dx
+	wrow, arow := j.wrow, j.arow
+	k := j.q8
+	chunk := max(4, actChunk/arow&^3)
+	for t0 := 0; t0 < j.n; t0 += chunk {
+		t1 := min(j.n, t0+chunk)
+		r := lo
+		for ; r+4 <= hi; r += 4 {
+			w := data[r*wrow : (r+4)*wrow]
+			t := t0
+			if k.tile4 != nil {
+				for ; t+4 <= t1; t += 4 {
+					k.tile4(out[t*rows+r:], rows, w, wrow, act[t*arow:(t+4)*arow], arow, dx[t*nb:(t+4)*nb], nb)
+				}
+			}
+			for ; t < t1; t++ {
+				k.rows4(out[t*rows+r:t*rows+r+4], w, wrow, act[t*arow:(t+1)*arow], dx[t*nb:(t+1)*nb], nb)
+			}
+		}
+		for ; r < hi; r++ {
+			wr := data[r*wrow : (r+1)*wrow]
+			for t := t0; t < t1; t++ {
+				out[t*rows+r] = j.kind.dot(wr, act[t*arow:(t+1)*arow], nb)
+			}
 		}
 	}
 }

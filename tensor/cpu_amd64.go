@@ -1,0 +1,220 @@
+//go:build !purego
+
+package tensor
+
+// x86-64 kernels, in q8_amd64.s. Two sets exist besides the references:
+//
+//	avx2:     AVX2, FMA and F16C (Haswell, Zen 1 and later)
+//	avx512:   the avx2 set plus AVX-512 F/BW/VL and VNNI kernels that use
+//	          VPDPBUSD and the 32 vector registers (Ice Lake, Zen 4)
+//
+// Both compute the same arithmetic as llama.cpp's x86 CPU backend (see
+// q8_amd64.s), so they agree with each other bit for bit.
+
+// Feature tests (cpu_amd64.s).
+func cpuid(eaxArg, ecxArg uint32) (eax, ebx, ecx, edx uint32)
+func xgetbv() (eax, edx uint32)
+
+type x86Features struct {
+	avx2, avx512 bool // avx2 implies FMA and F16C; avx512 implies F, BW, VL and VNNI
+}
+
+func detectX86() x86Features {
+	var f x86Features
+	maxID, _, _, _ := cpuid(0, 0)
+	if maxID < 7 {
+		return f
+	}
+	_, _, ecx1, _ := cpuid(1, 0)
+	const (
+		fma     = 1 << 12
+		osxsave = 1 << 27
+		avx     = 1 << 28
+		f16c    = 1 << 29
+	)
+	if ecx1&(fma|osxsave|avx|f16c) != fma|osxsave|avx|f16c {
+		return f
+	}
+	// The OS must save the vector state: XMM and YMM, and for AVX-512
+	// also the mask registers and the upper ZMM halves and registers.
+	xcr0, _ := xgetbv()
+	if xcr0&0x6 != 0x6 {
+		return f
+	}
+	_, ebx7, ecx7, _ := cpuid(7, 0)
+	f.avx2 = ebx7&(1<<5) != 0
+	const (
+		avx512f  = 1 << 16
+		avx512bw = 1 << 30
+		avx512vl = 1 << 31
+		vnni     = 1 << 11 // in ECX
+	)
+	f.avx512 = f.avx2 && ebx7&(avx512f|avx512bw|avx512vl) == avx512f|avx512bw|avx512vl &&
+		ecx7&vnni != 0 && xcr0&0xe0 == 0xe0
+	return f
+}
+
+var x86 = detectX86()
+
+// avx2Kernels and avx512Kernels return the sets; the caller checks x86.
+func avx2Kernels() kernelSet {
+	return kernelSet{
+		name:        "avx2",
+		dotF32:      dotF32AVX2Go,
+		dotF16:      dotF16AVX2Go,
+		dotQ4_0Q8_0: dotQ4_0Q8_0AVX2Go,
+		dotQ8_0Q8_0: dotQ8_0Q8_0AVX2Go,
+		quantQ8_0:   quantizeQ8_0AVX2Go,
+		q4_0:        q8Rows{rows4: rows4Q4_0AVX2Go},
+		q8_0:        q8Rows{rows4: rows4Q8_0AVX2Go},
+	}
+}
+
+func avx512Kernels() kernelSet {
+	k := avx2Kernels()
+	k.name = "avx512"
+	k.q4_0 = q8Rows{rows4: rows4Q4_0VNNIGo, tile4: tile4Q4_0VNNIGo}
+	k.q8_0 = q8Rows{rows4: rows4Q8_0VNNIGo, tile4: tile4Q8_0VNNIGo}
+	return k
+}
+
+func archKernels() kernelSet {
+	switch {
+	case x86.avx512:
+		return avx512Kernels()
+	case x86.avx2:
+		return avx2Kernels()
+	}
+	return refKernels
+}
+
+// The assembly trusts its arguments; these wrappers check every length so
+// that a bad call panics in Go instead of reading out of bounds.
+
+func checkDot(w, x []byte, nb, wblock int) bool {
+	if nb <= 0 {
+		return false
+	}
+	_, _ = w[nb*wblock-1], x[nb*blockQ8_0-1]
+	return true
+}
+
+func checkRows4(out []float32, w []byte, wstride int, x []byte, dx []float32, nb, wblock int) {
+	if nb <= 0 || wstride < nb*wblock {
+		panic("tensor: rows4: bad block count or stride")
+	}
+	_, _, _, _ = out[3], w[3*wstride+nb*wblock-1], x[nb*blockQ8_0-1], dx[nb-1]
+}
+
+func checkTile4(out []float32, ostride int, w []byte, wstride int, x []byte, xstride int, dx []float32, nb, wblock int) {
+	if nb <= 0 || wstride < nb*wblock || xstride < nb*blockQ8_0 || ostride < 4 {
+		panic("tensor: tile4: bad block count or stride")
+	}
+	_, _, _, _ = out[3*ostride+3], w[3*wstride+nb*wblock-1], x[3*xstride+nb*blockQ8_0-1], dx[4*nb-1]
+}
+
+func dotQ8_0Q8_0AVX2Go(w, x []byte, nb int) float32 {
+	if !checkDot(w, x, nb, blockQ8_0) {
+		return 0
+	}
+	return dotQ8_0Q8_0AVX2(w, x, nb)
+}
+
+func dotQ4_0Q8_0AVX2Go(w, x []byte, nb int) float32 {
+	if !checkDot(w, x, nb, blockQ4_0) {
+		return 0
+	}
+	return dotQ4_0Q8_0AVX2(w, x, nb)
+}
+
+func quantizeQ8_0AVX2Go(dst []byte, src []float32) {
+	nb := len(src) / qk8_0
+	if nb == 0 {
+		return
+	}
+	_ = dst[nb*blockQ8_0-1]
+	quantizeQ8_0AVX2(dst, src[:nb*qk8_0])
+}
+
+func rows4Q8_0AVX2Go(out []float32, w []byte, wstride int, x []byte, dx []float32, nb int) {
+	checkRows4(out, w, wstride, x, dx, nb, blockQ8_0)
+	rows4Q8_0AVX2(out, w, wstride, x, dx, nb)
+}
+
+func rows4Q4_0AVX2Go(out []float32, w []byte, wstride int, x []byte, dx []float32, nb int) {
+	checkRows4(out, w, wstride, x, dx, nb, blockQ4_0)
+	rows4Q4_0AVX2(out, w, wstride, x, dx, nb)
+}
+
+func rows4Q8_0VNNIGo(out []float32, w []byte, wstride int, x []byte, dx []float32, nb int) {
+	checkRows4(out, w, wstride, x, dx, nb, blockQ8_0)
+	rows4Q8_0VNNI(out, w, wstride, x, dx, nb)
+}
+
+func rows4Q4_0VNNIGo(out []float32, w []byte, wstride int, x []byte, dx []float32, nb int) {
+	checkRows4(out, w, wstride, x, dx, nb, blockQ4_0)
+	rows4Q4_0VNNI(out, w, wstride, x, dx, nb)
+}
+
+func tile4Q8_0VNNIGo(out []float32, ostride int, w []byte, wstride int, x []byte, xstride int, dx []float32, nb int) {
+	checkTile4(out, ostride, w, wstride, x, xstride, dx, nb, blockQ8_0)
+	tile4Q8_0VNNI(out, ostride, w, wstride, x, xstride, dx, nb)
+}
+
+func tile4Q4_0VNNIGo(out []float32, ostride int, w []byte, wstride int, x []byte, xstride int, dx []float32, nb int) {
+	checkTile4(out, ostride, w, wstride, x, xstride, dx, nb, blockQ4_0)
+	tile4Q4_0VNNI(out, ostride, w, wstride, x, xstride, dx, nb)
+}
+
+func dotF32AVX2Go(w []byte, x []float32) float32 {
+	if len(x) == 0 {
+		return 0
+	}
+	_ = w[4*len(x)-1]
+	return dotF32AVX2(w, x)
+}
+
+func dotF16AVX2Go(w, x []byte, nb int) float32 {
+	if nb <= 0 {
+		return 0
+	}
+	_, _ = w[2*nb-1], x[2*nb-1]
+	return dotF16AVX2(w, x, nb)
+}
+
+// Assembly kernels (q8_amd64.s, f32_amd64.s). Activation quants must lie
+// in [-127, 127], as quantizeQ8_0Act makes them; weight quants may be any
+// int8.
+
+//go:noescape
+func quantizeQ8_0AVX2(dst []byte, src []float32)
+
+//go:noescape
+func dotQ8_0Q8_0AVX2(w, x []byte, nb int) float32
+
+//go:noescape
+func dotQ4_0Q8_0AVX2(w, x []byte, nb int) float32
+
+//go:noescape
+func rows4Q8_0AVX2(out []float32, w []byte, wstride int, x []byte, dx []float32, nb int)
+
+//go:noescape
+func rows4Q4_0AVX2(out []float32, w []byte, wstride int, x []byte, dx []float32, nb int)
+
+//go:noescape
+func rows4Q8_0VNNI(out []float32, w []byte, wstride int, x []byte, dx []float32, nb int)
+
+//go:noescape
+func rows4Q4_0VNNI(out []float32, w []byte, wstride int, x []byte, dx []float32, nb int)
+
+//go:noescape
+func tile4Q8_0VNNI(out []float32, ostride int, w []byte, wstride int, x []byte, xstride int, dx []float32, nb int)
+
+//go:noescape
+func tile4Q4_0VNNI(out []float32, ostride int, w []byte, wstride int, x []byte, xstride int, dx []float32, nb int)
+
+//go:noescape
+func dotF32AVX2(w []byte, x []float32) float32
+
+//go:noescape
+func dotF16AVX2(w, x []byte, nb int) float32

@@ -1,0 +1,6 @@
+//go:build purego || !amd64
+
+package tensor
+
+// Without assembly kernels every platform runs the references.
+func archKernels() kernelSet { return refKernels }

@@ -1,0 +1,140 @@
+//go:build !purego
+
+#include "textflag.h"
+
+// F32 and F16 dot products with AVX2 and FMA: four accumulators of eight
+// lanes, 32 elements per step, then eight at a time, then one at a time.
+
+// func dotF32AVX2(w []byte, x []float32) float32
+TEXT ·dotF32AVX2(SB), NOSPLIT, $0-52
+	MOVQ w_base+0(FP), SI
+	MOVQ x_base+24(FP), DI
+	MOVQ x_len+32(FP), CX
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+
+f32by32:
+	CMPQ CX, $32
+	JLT  f32by8
+	VMOVUPS (SI), Y4
+	VMOVUPS 32(SI), Y5
+	VMOVUPS 64(SI), Y6
+	VMOVUPS 96(SI), Y7
+	VFMADD231PS (DI), Y4, Y0
+	VFMADD231PS 32(DI), Y5, Y1
+	VFMADD231PS 64(DI), Y6, Y2
+	VFMADD231PS 96(DI), Y7, Y3
+	ADDQ $128, SI
+	ADDQ $128, DI
+	SUBQ $32, CX
+	JMP  f32by32
+
+f32by8:
+	CMPQ CX, $8
+	JLT  f32tail
+	VMOVUPS (SI), Y4
+	VFMADD231PS (DI), Y4, Y0
+	ADDQ $32, SI
+	ADDQ $32, DI
+	SUBQ $8, CX
+	JMP  f32by8
+
+f32tail:
+	VADDPS Y1, Y0, Y0
+	VADDPS Y3, Y2, Y2
+	VADDPS Y2, Y0, Y0
+	VEXTRACTF128 $1, Y0, X1
+	VADDPS    X1, X0, X0
+	VMOVHLPS  X0, X0, X1
+	VADDPS    X1, X0, X0
+	VMOVSHDUP X0, X1
+	VADDSS    X1, X0, X0
+	TESTQ CX, CX
+	JZ    f32done
+
+f32one:
+	VMOVSS (SI), X1
+	VFMADD231SS (DI), X1, X0
+	ADDQ $4, SI
+	ADDQ $4, DI
+	DECQ CX
+	JNZ  f32one
+
+f32done:
+	VZEROUPPER
+	MOVSS X0, ret+48(FP)
+	RET
+
+// func dotF16AVX2(w, x []byte, nb int) float32
+TEXT ·dotF16AVX2(SB), NOSPLIT, $0-60
+	MOVQ w_base+0(FP), SI
+	MOVQ x_base+24(FP), DI
+	MOVQ nb+48(FP), CX
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+
+f16by32:
+	CMPQ CX, $32
+	JLT  f16by8
+	VCVTPH2PS (SI), Y4
+	VCVTPH2PS 16(SI), Y5
+	VCVTPH2PS 32(SI), Y6
+	VCVTPH2PS 48(SI), Y7
+	VCVTPH2PS (DI), Y8
+	VCVTPH2PS 16(DI), Y9
+	VCVTPH2PS 32(DI), Y10
+	VCVTPH2PS 48(DI), Y11
+	VFMADD231PS Y8, Y4, Y0
+	VFMADD231PS Y9, Y5, Y1
+	VFMADD231PS Y10, Y6, Y2
+	VFMADD231PS Y11, Y7, Y3
+	ADDQ $64, SI
+	ADDQ $64, DI
+	SUBQ $32, CX
+	JMP  f16by32
+
+f16by8:
+	CMPQ CX, $8
+	JLT  f16tail
+	VCVTPH2PS (SI), Y4
+	VCVTPH2PS (DI), Y8
+	VFMADD231PS Y8, Y4, Y0
+	ADDQ $16, SI
+	ADDQ $16, DI
+	SUBQ $8, CX
+	JMP  f16by8
+
+f16tail:
+	VADDPS Y1, Y0, Y0
+	VADDPS Y3, Y2, Y2
+	VADDPS Y2, Y0, Y0
+	VEXTRACTF128 $1, Y0, X1
+	VADDPS    X1, X0, X0
+	VMOVHLPS  X0, X0, X1
+	VADDPS    X1, X0, X0
+	VMOVSHDUP X0, X1
+	VADDSS    X1, X0, X0
+	TESTQ CX, CX
+	JZ    f16done
+
+f16one:
+	MOVWLZX (SI), AX
+	MOVWLZX (DI), DX
+	VMOVD   AX, X1
+	VMOVD   DX, X2
+	VCVTPH2PS X1, X1
+	VCVTPH2PS X2, X2
+	VFMADD231SS X2, X1, X0
+	ADDQ $2, SI
+	ADDQ $2, DI
+	DECQ CX
+	JNZ  f16one
+
+f16done:
+	VZEROUPPER
+	MOVSS X0, ret+56(FP)
+	RET

@@ -1,0 +1,492 @@
+package tensor
+
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// Tests of the kernel sets (cpu.go) against the references and against
+// models of the float arithmetic of llama.cpp's x86 kernels, which the
+// accelerated sets must reproduce bit for bit. testKernelSets (in
+// simd_*_test.go) lists every set this build and CPU can run.
+
+// fma32 returns a*b+c rounded once to float32, as VFMADD231PS does. The
+// product is exact in float64; the sum is made exact with TwoSum and then
+// rounded to float32 with a correction for the one case where rounding
+// the float64 sum would round twice: a float64 sum exactly halfway between
+// two float32 values with a nonzero remainder.
+func fma32(a, b, c float32) float32 {
+	p, q := float64(a)*float64(b), float64(c)
+	s := p + q
+	bb := s - p
+	e := (p - (s - bb)) + (q - bb)
+	r := float32(s)
+	if e == 0 || float64(r) == s {
+		return r
+	}
+	lo, hi := r, r
+	if float64(r) < s {
+		hi = math.Nextafter32(r, float32(math.Inf(1)))
+	} else {
+		lo = math.Nextafter32(r, float32(math.Inf(-1)))
+	}
+	if s != (float64(lo)+float64(hi))/2 {
+		return r
+	}
+	if e > 0 {
+		return hi
+	}
+	return lo
+}
+
+func TestFMA32(t *testing.T) {
+	for _, tc := range []struct{ a, b, c, want float32 }{
+		{2, 3, 4, 10},
+		{1.5, 1.5, 0, 2.25},
+		{0, 5, -1, -1},
+		// 1+2^-23 squared is 1+2^-22+2^-46: a separate multiply drops
+		// the 2^-46, the fused one keeps it for the subtraction.
+		{1 + 0x1p-23, 1 + 0x1p-23, -1, 0x1p-22 + 0x1p-46},
+		// (2^-24 + 2^-47)(1 - 2^-23) = 2^-24 - 2^-70: added to 1+2^-23
+		// the float64 sum is the midpoint 1 + 3*2^-24, which ties to even
+		// upwards, but the exact sum lies below it.
+		{0x1p-24 + 0x1p-47, 1 - 0x1p-23, 1 + 0x1p-23, 1 + 0x1p-23},
+		{0x1p-24 + 0x1p-47, 1 - 0x1p-23, -1 - 0x1p-23, -1 - 0x1p-23},
+		{-0x1p-24 - 0x1p-47, 1 - 0x1p-23, -1 - 0x1p-23, -1 - 0x1p-23},
+	} {
+		if got := fma32(tc.a, tc.b, tc.c); got != tc.want {
+			t.Errorf("fma32(%g, %g, %g) = %g, want %g", tc.a, tc.b, tc.c, got, tc.want)
+		}
+	}
+}
+
+// hsum8 adds eight lanes as ggml's hsum_float_8 does.
+func hsum8(a *[8]float32) float32 {
+	r0, r1, r2, r3 := a[4]+a[0], a[5]+a[1], a[6]+a[2], a[7]+a[3]
+	return (r0 + r2) + (r1 + r3)
+}
+
+// llamaDotQ8_0 is the arithmetic of llama.cpp's x86 Q8_0×Q8_0 kernels
+// (ggml_vec_dot_q8_0_q8_0 for one token, tinyBLAS for several).
+func llamaDotQ8_0(w, x []byte, nb int) float32 {
+	var acc [8]float32
+	for b := 0; b < nb; b++ {
+		wb, xb := w[b*blockQ8_0:], x[b*blockQ8_0:]
+		d := float32(fp16(wb) * fp16(xb))
+		for k := range acc {
+			var s int32
+			for j := 2 + 4*k; j < 6+4*k; j++ {
+				s += int32(int8(wb[j])) * int32(int8(xb[j]))
+			}
+			acc[k] = fma32(d, float32(s), acc[k])
+		}
+	}
+	return hsum8(&acc)
+}
+
+// llamaDotQ4_0 is the arithmetic of llama.cpp's repacked Q4_0 kernels on
+// x86 (ggml_gemv/gemm_q4_0_8x8_q8_0): one fused multiply-add per block.
+func llamaDotQ4_0(w, x []byte, nb int) float32 {
+	var acc float32
+	for b := 0; b < nb; b++ {
+		wb, xb := w[b*blockQ4_0:], x[b*blockQ8_0:]
+		var s int32
+		for j := 0; j < 16; j++ {
+			s += (int32(wb[2+j]&0xf) - 8) * int32(int8(xb[2+j]))
+			s += (int32(wb[2+j]>>4) - 8) * int32(int8(xb[18+j]))
+		}
+		acc = fma32(float32(s), float32(fp16(wb)*fp16(xb)), acc)
+	}
+	return acc
+}
+
+// dotBound is the size of the float rounding a dot product may differ by
+// when its terms are summed in another order: a tight relative tolerance
+// times the sum of |terms|, with the block sums exact.
+func dotBound(wt Type, w, x []byte, nb int) float64 {
+	var mag float64
+	wv := make([]float32, nb*32)
+	xv := make([]float32, nb*32)
+	if err := Dequantize(wt, w[:nb*wt.BlockBytes()], wv); err != nil {
+		panic(err)
+	}
+	if err := Dequantize(Q8_0, x[:nb*blockQ8_0], xv); err != nil {
+		panic(err)
+	}
+	for i := range wv {
+		mag += math.Abs(float64(wv[i]) * float64(xv[i]))
+	}
+	return 1e-5*mag + 1e-30
+}
+
+// q8Case is a set of blocks to test the Q4_0 and Q8_0 kernels on.
+type q8Case struct {
+	name string
+	fill func(r *rand.Rand, b []byte, t Type, weights bool) // fills one block
+}
+
+func putScale(b []byte, h uint16) { binary.LittleEndian.PutUint16(b, h) }
+
+// randomScale is a finite fp16 scale of either sign over a wide range.
+func randomScale(r *rand.Rand) uint16 {
+	for {
+		h := uint16(r.Uint32())
+		if h&0x7c00 != 0x7c00 {
+			return h
+		}
+	}
+}
+
+var q8Cases = []q8Case{
+	{"random", func(r *rand.Rand, b []byte, t Type, weights bool) {
+		putScale(b, randomScale(r))
+		for i := 2; i < len(b); i++ {
+			b[i] = byte(r.Uint32())
+			if !weights && b[i] == 0x80 {
+				b[i] = 0x81 // activations stay in [-127, 127]
+			}
+		}
+	}},
+	{"zeros", func(r *rand.Rand, b []byte, t Type, weights bool) { clear(b) }},
+	{"zero scales", func(r *rand.Rand, b []byte, t Type, weights bool) {
+		putScale(b, 0)
+		for i := 2; i < len(b); i++ {
+			b[i] = byte(r.Uint32() | 1)
+		}
+	}},
+	{"all equal", func(r *rand.Rand, b []byte, t Type, weights bool) {
+		putScale(b, 0x3c00)
+		for i := 2; i < len(b); i++ {
+			b[i] = 0x37
+		}
+	}},
+	{"extremes", func(r *rand.Rand, b []byte, t Type, weights bool) {
+		// The largest fp16 scale and quants at the ends of their range:
+		// weights -128/127 (Q4_0 nibbles 0/15), activations -127/127.
+		putScale(b, 0x7bff|uint16(r.IntN(2))<<15)
+		for i := 2; i < len(b); i++ {
+			switch {
+			case t == Q4_0:
+				b[i] = []byte{0x00, 0xff, 0x0f, 0xf0}[r.IntN(4)]
+			case weights:
+				b[i] = []byte{0x80, 0x7f}[r.IntN(2)]
+			default:
+				b[i] = []byte{0x81, 0x7f}[r.IntN(2)]
+			}
+		}
+	}},
+	{"same sign extremes", func(r *rand.Rand, b []byte, t Type, weights bool) {
+		putScale(b, 0x7bff)
+		for i := 2; i < len(b); i++ {
+			switch {
+			case t == Q4_0:
+				b[i] = 0
+			case weights:
+				b[i] = 0x80
+			default:
+				b[i] = 0x81
+			}
+		}
+	}},
+	{"tiny scales", func(r *rand.Rand, b []byte, t Type, weights bool) {
+		putScale(b, uint16(1+r.IntN(0x400))) // subnormal fp16
+		for i := 2; i < len(b); i++ {
+			b[i] = byte(r.Uint32() | 1)
+		}
+	}},
+}
+
+// q8Rows makes rows rows of nb blocks of type t, wstride bytes apart, at
+// byte offset off of the returned buffer (to test unaligned data).
+func makeQ8Rows(r *rand.Rand, c q8Case, t Type, rows, nb, stride, off int, weights bool) []byte {
+	buf := make([]byte, off+rows*stride)
+	for i := range buf {
+		buf[i] = 0xa5 // padding that would show if it were read
+	}
+	rb := buf[off:]
+	bb := t.BlockBytes()
+	for i := 0; i < rows; i++ {
+		for b := 0; b < nb; b++ {
+			c.fill(r, rb[i*stride+b*bb:i*stride+(b+1)*bb], t, weights)
+		}
+	}
+	return rb
+}
+
+// scalesOf returns the block scales of a row of Q8_0 blocks as float32.
+func scalesOf(x []byte, nb int) []float32 {
+	d := make([]float32, nb)
+	for b := range d {
+		d[b] = fp16(x[b*blockQ8_0:])
+	}
+	return d
+}
+
+var q8BlockCounts = []int{1, 2, 3, 7, 64, 65}
+
+func TestKernelSetsDots(t *testing.T) {
+	r := rand.New(rand.NewPCG(60, 61))
+	for _, ks := range testKernelSets() {
+		for _, wt := range []Type{Q4_0, Q8_0} {
+			dot, ref, model := ks.dotQ8_0Q8_0, dotQ8_0Q8_0Ref, llamaDotQ8_0
+			if wt == Q4_0 {
+				dot, ref, model = ks.dotQ4_0Q8_0, dotQ4_0Q8_0Ref, llamaDotQ4_0
+			}
+			for _, c := range q8Cases {
+				for _, nb := range q8BlockCounts {
+					for off := 0; off < 4; off += 3 {
+						name := fmt.Sprintf("%s/%v/%s/nb=%d/off=%d", ks.name, wt, c.name, nb, off)
+						w := makeQ8Rows(r, c, wt, 1, nb, nb*wt.BlockBytes(), off, true)
+						x := makeQ8Rows(r, c, Q8_0, 1, nb, nb*blockQ8_0, 3-off, false)
+						got := dot(w, x, nb)
+						want := ref(w, x, nb)
+						if d := math.Abs(float64(got) - float64(want)); !(d <= dotBound(wt, w, x, nb)) {
+							t.Errorf("%s: got %v, reference %v", name, got, want)
+						}
+						if ks.name == refKernels.name {
+							continue
+						}
+						if m := model(w, x, nb); math.Float32bits(got) != math.Float32bits(m) {
+							t.Errorf("%s: got %v, llama.cpp's arithmetic gives %v", name, got, m)
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestKernelSetsRows checks the multi-row kernels: each output equals the
+// set's one-row dot product bit for bit, with padded rows and unaligned
+// data.
+func TestKernelSetsRows(t *testing.T) {
+	r := rand.New(rand.NewPCG(62, 63))
+	for _, ks := range testKernelSets() {
+		for _, wt := range []Type{Q4_0, Q8_0} {
+			k, dot := ks.q8_0, ks.dotQ8_0Q8_0
+			if wt == Q4_0 {
+				k, dot = ks.q4_0, ks.dotQ4_0Q8_0
+			}
+			if k.rows4 == nil {
+				continue
+			}
+			for _, c := range q8Cases {
+				for _, nb := range q8BlockCounts {
+					name := fmt.Sprintf("%s/%v/%s/nb=%d", ks.name, wt, c.name, nb)
+					wstride := nb*wt.BlockBytes() + 5
+					xstride := nb*blockQ8_0 + 7
+					w := makeQ8Rows(r, c, wt, 4, nb, wstride, 1, true)
+					x := makeQ8Rows(r, c, Q8_0, 4, nb, xstride, 2, false)
+					dx := make([]float32, 4*nb)
+					for i := 0; i < 4; i++ {
+						copy(dx[i*nb:], scalesOf(x[i*xstride:], nb))
+					}
+					var want [16]float32
+					for i := 0; i < 4; i++ {
+						for j := 0; j < 4; j++ {
+							want[4*i+j] = dot(w[j*wstride:], x[i*xstride:], nb)
+						}
+					}
+					for i := 0; i < 4; i++ {
+						out := make([]float32, 4)
+						k.rows4(out, w, wstride, x[i*xstride:], dx[i*nb:], nb)
+						for j, v := range out {
+							if math.Float32bits(v) != math.Float32bits(want[4*i+j]) {
+								t.Errorf("%s: rows4 token %d row %d = %v, dot product %v", name, i, j, v, want[4*i+j])
+							}
+						}
+					}
+					if k.tile4 == nil {
+						continue
+					}
+					const ostride = 6
+					out := make([]float32, 3*ostride+4)
+					k.tile4(out, ostride, w, wstride, x, xstride, dx, nb)
+					for i := 0; i < 4; i++ {
+						for j := 0; j < 4; j++ {
+							if v := out[i*ostride+j]; math.Float32bits(v) != math.Float32bits(want[4*i+j]) {
+								t.Errorf("%s: tile4 token %d row %d = %v, dot product %v", name, i, j, v, want[4*i+j])
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+func TestKernelSetsQuantize(t *testing.T) {
+	r := rand.New(rand.NewPCG(64, 65))
+	inputs := map[string][]float32{}
+	for _, n := range []int{32, 64, 96, 224, 2048, 2080} {
+		inputs[fmt.Sprintf("gaussian/%d", n)] = testVector(r, "gaussian", n)
+	}
+	inputs["zeros"] = make([]float32, 96)
+	eq := make([]float32, 64)
+	for i := range eq {
+		eq[i] = -3.25
+	}
+	inputs["equal"] = eq
+	// Values whose scaled quants land exactly on .5, and huge and tiny
+	// magnitudes.
+	half := make([]float32, 64)
+	for i := range half {
+		half[i] = float32(i%32) - 15.5
+	}
+	half[0], half[32] = 127, -127
+	inputs["halves"] = half
+	wide := make([]float32, 128)
+	for i := range wide {
+		wide[i] = float32(r.NormFloat64()) * float32(math.Pow(10, float64(i%16)-8))
+	}
+	inputs["wide"] = wide
+	for _, ks := range testKernelSets() {
+		for name, x := range inputs {
+			want := make([]byte, len(x)/32*blockQ8_0)
+			quantizeQ8_0Act(want, x)
+			for off := 0; off < 3; off++ {
+				buf := make([]byte, len(want)+off+1)
+				got := buf[off : off+len(want)]
+				ks.quantQ8_0(got, x)
+				if string(got) != string(want) {
+					t.Errorf("%s/%s/off=%d: activation quantization differs from quantizeQ8_0Act", ks.name, name, off)
+				}
+				if buf[off+len(want)] != 0 {
+					t.Errorf("%s/%s: wrote past the end", ks.name, name)
+				}
+			}
+		}
+	}
+}
+
+func TestKernelSetsFloatDots(t *testing.T) {
+	r := rand.New(rand.NewPCG(66, 67))
+	for _, ks := range testKernelSets() {
+		for _, n := range []int{0, 1, 7, 8, 31, 32, 33, 100, 1000} {
+			w := make([]float32, n)
+			x := make([]float32, n)
+			var mag float64
+			for i := range w {
+				w[i], x[i] = float32(r.NormFloat64()), float32(r.NormFloat64())
+				// fp16-exact values so that the F16 dot has the same terms.
+				w[i] = FP16ToFloat32(Float32ToFP16(w[i]))
+				x[i] = FP16ToFloat32(Float32ToFP16(x[i]))
+				mag += math.Abs(float64(w[i]) * float64(x[i]))
+			}
+			tol := float64(n+8)/(1<<23)*mag + 1e-30
+			wb, _ := Quantize(F32, w)
+			got, want := ks.dotF32(wb, x), dotF32Ref(wb, x)
+			if d := math.Abs(float64(got) - float64(want)); !(d <= tol) {
+				t.Errorf("%s: F32 n=%d: got %v, reference %v", ks.name, n, got, want)
+			}
+			wh, _ := Quantize(F16, w)
+			xh, _ := Quantize(F16, x)
+			got = ks.dotF16(wh, xh, n)
+			if d := math.Abs(float64(got) - float64(want)); !(d <= tol) {
+				t.Errorf("%s: F16 n=%d: got %v, reference %v", ks.name, n, got, want)
+			}
+		}
+	}
+}
+
+// TestKernelSetsMatMul runs MatMul with every set on shapes that exercise
+// the tiles, the four-row kernels and the leftover rows and tokens, with
+// one and two threads. Accelerated sets must agree with each other bit for
+// bit and with the reference up to rounding.
+func TestKernelSetsMatMul(t *testing.T) {
+	r := rand.New(rand.NewPCG(68, 69))
+	p := NewPool(2)
+	defer p.Close()
+	sets := testKernelSets()
+	for _, ty := range []Type{Q4_0, Q8_0, F32, F16} {
+		for _, shape := range [][3]int{{4, 32, 1}, {9, 64, 5}, {16, 256, 8}, {37, 96, 11}} {
+			rows, cols, n := shape[0], shape[1], shape[2]
+			name := fmt.Sprintf("%v/%dx%d/n=%d", ty, rows, cols, n)
+			w, _ := randomMatrix(t, r, ty, rows, cols)
+			x := make([]float32, n*cols)
+			for i := range x {
+				x[i] = float32(r.NormFloat64())
+			}
+			ref := make([]float32, n*rows)
+			matMul(nil, ref, w, x, n, &refKernels)
+			var fast []float32
+			for _, ks := range sets {
+				for _, pool := range []*Pool{nil, p} {
+					out := make([]float32, n*rows)
+					matMul(pool, out, w, x, n, &ks)
+					for i := range out {
+						if d := math.Abs(float64(out[i] - ref[i])); d > 1e-5*(1+math.Abs(float64(ref[i]))) {
+							t.Errorf("%s %s: out[%d] = %v, reference %v", name, ks.name, i, out[i], ref[i])
+						}
+					}
+					if ks.name == refKernels.name || ty == F32 || ty == F16 {
+						continue
+					}
+					if fast == nil {
+						fast = out
+						continue
+					}
+					for i := range out {
+						if math.Float32bits(out[i]) != math.Float32bits(fast[i]) {
+							t.Errorf("%s %s: out[%d] = %v, another set gives %v", name, ks.name, i, out[i], fast[i])
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// BenchmarkDot measures the one-row dot products over a 2048-element row.
+func BenchmarkDot(b *testing.B) {
+	r := rand.New(rand.NewPCG(70, 71))
+	const nb = 64
+	for _, ks := range testKernelSets() {
+		for _, wt := range []Type{Q4_0, Q8_0} {
+			dot := ks.dotQ8_0Q8_0
+			if wt == Q4_0 {
+				dot = ks.dotQ4_0Q8_0
+			}
+			w := makeQ8Rows(r, q8Cases[0], wt, 1, nb, nb*wt.BlockBytes(), 0, true)
+			x := makeQ8Rows(r, q8Cases[0], Q8_0, 1, nb, nb*blockQ8_0, 0, false)
+			b.Run(fmt.Sprintf("%s/%v", ks.name, wt), func(b *testing.B) {
+				b.SetBytes(int64(len(w)))
+				var s float32
+				for b.Loop() {
+					s += dot(w, x, nb)
+				}
+				_ = s
+			})
+		}
+	}
+}
+
+// BenchmarkMatMulSquare multiplies a 2048×2048 matrix by n vectors with one
+// and two threads. MB/s (b.SetBytes) counts weight bytes.
+func BenchmarkMatMulSquare(b *testing.B) {
+	const rows, cols = 2048, 2048
+	r := rand.New(rand.NewPCG(72, 73))
+	for _, ty := range []Type{Q4_0, Q8_0} {
+		w, _ := randomMatrix(b, r, ty, rows, cols)
+		for _, n := range []int{1, 32} {
+			x := make([]float32, n*cols)
+			for i := range x {
+				x[i] = float32(r.NormFloat64())
+			}
+			out := make([]float32, n*rows)
+			for _, threads := range []int{1, 2} {
+				b.Run(fmt.Sprintf("%v/n=%d/t=%d", ty, n, threads), func(b *testing.B) {
+					p := NewPool(threads)
+					defer p.Close()
+					b.SetBytes(int64(len(w.Data)))
+					for b.Loop() {
+						MatMul(p, out, w, x, n)
+					}
+				})
+			}
+		}
+	}
+}
