@@ -269,12 +269,79 @@ func (m *bpe) encodePiece(t *Tokenizer, piece string, s *bpeScratch, out []int) 
 		}
 	}
 	syms[len(syms)-1].next = -1
-	s.q = s.q[:0]
-	for i := 1; i < len(syms); i++ {
-		m.tryMerge(syms, int32(i-1), int32(i), &s.q)
+	if len(syms) <= linearMergeMax {
+		m.mergeLinear(syms)
+	} else {
+		m.mergeHeap(syms, &s.q)
 	}
-	for len(s.q) > 0 {
-		b := s.q.pop()
+	for i := int32(0); i >= 0; i = syms[i].next {
+		sym := syms[i]
+		if sym.id >= 0 && sym.id < m.n {
+			out = append(out, int(sym.id))
+			continue
+		}
+		out = m.spell(piece[sym.start:sym.end], out)
+	}
+	s.syms = syms
+	return out
+}
+
+// linearMergeMax is the longest pre-token, in symbols, merged by scanning
+// rather than with a heap: words are short, and for them a scan for the
+// best pair beats heap upkeep.
+const linearMergeMax = 48
+
+// mergeLinear applies merge rules to a list of symbols until none applies:
+// each step joins the pair of lowest rank, the leftmost of equals, which
+// is the order of the heap in mergeHeap and of llama.cpp.
+func (m *bpe) mergeLinear(syms []bpeSymbol) {
+	// rank[i] and to[i] describe the merge of symbol i with the next.
+	var rankBuf, toBuf [linearMergeMax]int32
+	rank, to := rankBuf[:len(syms)], toBuf[:len(syms)]
+	pair := func(i int32) {
+		rank[i] = -1
+		if j := syms[i].next; j >= 0 && syms[i].id >= 0 && syms[j].id >= 0 {
+			if mg, ok := m.merges[pairKey(syms[i].id, syms[j].id)]; ok {
+				rank[i], to[i] = mg.rank, mg.id
+			}
+		}
+	}
+	for i := range syms {
+		pair(int32(i))
+	}
+	for {
+		best := int32(-1)
+		for i := int32(0); i >= 0; i = syms[i].next {
+			if rank[i] >= 0 && (best < 0 || rank[i] < rank[best]) {
+				best = i
+			}
+		}
+		if best < 0 {
+			return
+		}
+		l := &syms[best]
+		r := &syms[l.next]
+		l.id, l.end, l.next = to[best], r.end, r.next
+		r.dead = true
+		if l.next >= 0 {
+			syms[l.next].prev = best
+		}
+		pair(best)
+		if l.prev >= 0 {
+			pair(l.prev)
+		}
+	}
+}
+
+// mergeHeap is mergeLinear for long pre-tokens, with the candidate merges
+// in a heap.
+func (m *bpe) mergeHeap(syms []bpeSymbol, q *bpeQueue) {
+	*q = (*q)[:0]
+	for i := 1; i < len(syms); i++ {
+		m.tryMerge(syms, int32(i-1), int32(i), q)
+	}
+	for len(*q) > 0 {
+		b := q.pop()
 		l, r := &syms[b.left], &syms[b.right]
 		// Skip candidates made stale by an earlier merge of either side.
 		if l.dead || l.next != b.right || l.id != b.lid || r.id != b.rid {
@@ -287,19 +354,9 @@ func (m *bpe) encodePiece(t *Tokenizer, piece string, s *bpeScratch, out []int) 
 		if r.next >= 0 {
 			syms[r.next].prev = b.left
 		}
-		m.tryMerge(syms, l.prev, b.left, &s.q)
-		m.tryMerge(syms, b.left, l.next, &s.q)
+		m.tryMerge(syms, l.prev, b.left, q)
+		m.tryMerge(syms, b.left, l.next, q)
 	}
-	for i := int32(0); i >= 0; i = syms[i].next {
-		sym := syms[i]
-		if sym.id >= 0 && sym.id < m.n {
-			out = append(out, int(sym.id))
-			continue
-		}
-		out = m.spell(piece[sym.start:sym.end], out)
-	}
-	s.syms = syms
-	return out
 }
 
 // tryMerge queues the merge of symbols left and right if a rule joins them.

@@ -185,14 +185,17 @@ type hfAdded struct {
 
 // addedSet indexes added tokens by their first byte, longest first.
 type addedSet struct {
-	byFirst map[byte][]int // indexes into hf.added
+	byFirst [256][]int // indexes into hf.added
+	n       int        // number of distinct first bytes
+	one     int        // the first byte if n == 1
 }
 
 func (s *addedSet) add(h *hf, k int) {
-	if s.byFirst == nil {
-		s.byFirst = map[byte][]int{}
-	}
 	c := h.added[k].text[0]
+	if len(s.byFirst[c]) == 0 {
+		s.n++
+		s.one = int(c)
+	}
 	s.byFirst[c] = append(s.byFirst[c], k)
 	l := s.byFirst[c]
 	sort.SliceStable(l, func(i, j int) bool { return len(h.added[l[i]].text) > len(h.added[l[j]].text) })
@@ -611,7 +614,15 @@ func (h *hf) partition(text string, parseSpecial bool) []fragment {
 // text between them.
 func (h *hf) split(text string, set *addedSet, parseSpecial bool, out []fragment) []fragment {
 	start := 0
-	for i := 0; i < len(text); i++ {
+	for i := 0; i < len(text) && set.n > 0; i++ {
+		if set.n == 1 {
+			// All tokens start with the same byte (usually '<'): jump to it.
+			j := strings.IndexByte(text[i:], byte(set.one))
+			if j < 0 {
+				break
+			}
+			i += j
+		}
 		for _, k := range set.byFirst[text[i]] {
 			a := &h.added[k]
 			if (a.special && !parseSpecial) || !strings.HasPrefix(text[i:], a.text) {

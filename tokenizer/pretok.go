@@ -131,11 +131,11 @@ func run(s string, c charClass) int {
 }
 
 // contraction returns the length of an English contraction ('s 't 're 've
-// 'm 'll 'd) at the start of s, or 0. With fold, letters match in either
-// case, as (?i:...) and llama.cpp's '[sS]|'[tT]... do; with longS, "ſ"
-// (U+017F) also matches "s", which Unicode case folding gives under (?i:)
-// but llama.cpp's ASCII classes do not.
-func contraction(s string, fold, longS bool) int {
+// 'm 'll 'd) at the start of s, or 0. With fold, ASCII letters match in
+// either case, as llama.cpp's '[sS]|'[tT]... and the Hugging Face
+// JavaScript tokenizer's (?i:...) do. (Full Unicode case folding would also
+// let "ſ" match "s"; neither of those does that.)
+func contraction(s string, fold bool) int {
 	if len(s) < 2 || s[0] != '\'' {
 		return 0
 	}
@@ -156,9 +156,6 @@ func contraction(s string, fold, longS bool) int {
 		if len(s) > 2 && lower(s[2]) == 'l' {
 			return 3
 		}
-	}
-	if longS && len(s) >= 3 && s[1:3] == "ſ" {
-		return 3
 	}
 	return 0
 }
@@ -196,9 +193,9 @@ func spaces(s string, newline bool) int {
 //
 //	(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}|
 //	 ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+
-func llama3Matcher(digits int, longS bool) matcher {
+func llama3Matcher(digits int) matcher {
 	return func(s string) int {
-		if n := contraction(s, true, longS); n > 0 {
+		if n := contraction(s, true); n > 0 {
 			return n
 		}
 		r, n := nextRune(s)
@@ -249,7 +246,7 @@ func llama3Matcher(digits int, longS bool) matcher {
 //
 //	's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+
 func matchGPT2(s string) int {
-	if n := contraction(s, false, false); n > 0 {
+	if n := contraction(s, false); n > 0 {
 		return n
 	}
 	start := 0
@@ -466,9 +463,9 @@ func preNameList() []string {
 func newPretokenizer(k preKind) pretokenizer {
 	switch k {
 	case preLlama3:
-		return pretokenizer{isolate(llama3Matcher(3, false))}
+		return pretokenizer{isolate(llama3Matcher(3))}
 	case preQwen2:
-		return pretokenizer{isolate(llama3Matcher(1, false))}
+		return pretokenizer{isolate(llama3Matcher(1))}
 	case preGPT2:
 		return pretokenizer{isolate(matchGPT2)}
 	case preSmolLM:
@@ -495,8 +492,8 @@ func newPretokenizer(k preKind) pretokenizer {
 // pre-tokenizers ("Isolated" behaviour) that this package knows to their
 // scanners: those of the pre-tokenizers above.
 var hfPatterns = map[string]stage{
-	`(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+`: isolate(llama3Matcher(3, true)),
-	`(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+`:      isolate(llama3Matcher(1, true)),
+	`(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+`: isolate(llama3Matcher(3)),
+	`(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+`:      isolate(llama3Matcher(1)),
 	`'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+`:                                          isolate(matchGPT2),
 	`'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)`:                                              isolate(matchGPT2),
 	`\p{N}`:                isolate(matchDigit),
