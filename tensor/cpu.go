@@ -34,7 +34,19 @@ type q8Rows struct {
 	// weight row r (wstride bytes apart) with activation row t (xstride
 	// bytes apart, its scales at dx[t*nb:]). Nil if the set has none.
 	tile4 func(out []float32, ostride int, w []byte, wstride int, x []byte, xstride int, dx []float32, nb int)
+
+	// Eight-row kernels, Q4_0 only (nil otherwise). They read activations
+	// expanded by expand from Q8_0 blocks into 40-byte blocks:
+	// d float32 | -8*sum(q) int32 | q[32]. rows8 computes out[0:8] for
+	// one token; tile8 an 8×8 tile, out[t*ostride+r] for token t at
+	// xx[t*xstride:]. tile8 may be nil.
+	expand func(dst, src []byte, nb int)
+	rows8  func(out []float32, w []byte, wstride int, xx []byte, nb int)
+	tile8  func(out []float32, ostride int, w []byte, wstride int, xx []byte, xstride int, nb int)
 }
+
+// blockQ8_0X is the size of an expanded Q8_0 block (q8Rows.expand).
+const blockQ8_0X = 40
 
 // refKernels are the plain-Go references.
 var refKernels = kernelSet{

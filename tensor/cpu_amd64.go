@@ -65,7 +65,7 @@ func avx2Kernels() kernelSet {
 		dotQ4_0Q8_0: dotQ4_0Q8_0AVX2Go,
 		dotQ8_0Q8_0: dotQ8_0Q8_0AVX2Go,
 		quantQ8_0:   quantizeQ8_0AVX2Go,
-		q4_0:        q8Rows{rows4: rows4Q4_0AVX2Go},
+		q4_0:        q8Rows{rows4: rows4Q4_0AVX2Go, expand: expandQ8_0AVX2Go, rows8: q4Rows8AVX2Go},
 		q8_0:        q8Rows{rows4: rows4Q8_0AVX2Go},
 	}
 }
@@ -73,7 +73,10 @@ func avx2Kernels() kernelSet {
 func avx512Kernels() kernelSet {
 	k := avx2Kernels()
 	k.name = "avx512"
-	k.q4_0 = q8Rows{rows4: rows4Q4_0VNNIGo, tile4: tile4Q4_0VNNIGo}
+	k.q4_0 = q8Rows{
+		rows4: rows4Q4_0VNNIGo, tile4: tile4Q4_0VNNIGo,
+		expand: expandQ8_0AVX2Go, rows8: q4Rows8VNNIGo, tile8: q4Tile8VNNIGo,
+	}
 	k.q8_0 = q8Rows{rows4: rows4Q8_0VNNIGo, tile4: tile4Q8_0VNNIGo}
 	return k
 }
@@ -166,6 +169,42 @@ func tile4Q4_0VNNIGo(out []float32, ostride int, w []byte, wstride int, x []byte
 	tile4Q4_0VNNI(out, ostride, w, wstride, x, xstride, dx, nb)
 }
 
+func expandQ8_0AVX2Go(dst, src []byte, nb int) {
+	if nb <= 0 {
+		return
+	}
+	_, _ = dst[nb*blockQ8_0X-1], src[nb*blockQ8_0-1]
+	expandQ8_0AVX2(dst, src, nb)
+}
+
+func checkRows8(w []byte, wstride int, xx []byte, xstride, nb, tokens int) {
+	if nb <= 0 || wstride < nb*blockQ4_0 || tokens > 1 && xstride < nb*blockQ8_0X {
+		panic("tensor: rows8: bad block count or stride")
+	}
+	_, _ = w[7*wstride+nb*blockQ4_0-1], xx[(tokens-1)*xstride+nb*blockQ8_0X-1]
+}
+
+func q4Rows8AVX2Go(out []float32, w []byte, wstride int, xx []byte, nb int) {
+	checkRows8(w, wstride, xx, 0, nb, 1)
+	_ = out[7]
+	q4Rows8AVX2(out, w, wstride, xx, nb)
+}
+
+func q4Rows8VNNIGo(out []float32, w []byte, wstride int, xx []byte, nb int) {
+	checkRows8(w, wstride, xx, 0, nb, 1)
+	_ = out[7]
+	q4Rows8VNNI(out, w, wstride, xx, nb)
+}
+
+func q4Tile8VNNIGo(out []float32, ostride int, w []byte, wstride int, xx []byte, xstride int, nb int) {
+	checkRows8(w, wstride, xx, xstride, nb, 8)
+	if ostride < 8 {
+		panic("tensor: tile8: bad output stride")
+	}
+	_ = out[7*ostride+7]
+	q4Tile8VNNI(out, ostride, w, wstride, xx, xstride, nb)
+}
+
 func dotF32AVX2Go(w []byte, x []float32) float32 {
 	if len(x) == 0 {
 		return 0
@@ -218,3 +257,15 @@ func dotF32AVX2(w []byte, x []float32) float32
 
 //go:noescape
 func dotF16AVX2(w, x []byte, nb int) float32
+
+//go:noescape
+func expandQ8_0AVX2(dst, src []byte, nb int)
+
+//go:noescape
+func q4Rows8AVX2(out []float32, w []byte, wstride int, xx []byte, nb int)
+
+//go:noescape
+func q4Rows8VNNI(out []float32, w []byte, wstride int, xx []byte, nb int)
+
+//go:noescape
+func q4Tile8VNNI(out []float32, ostride int, w []byte, wstride int, xx []byte, xstride int, nb int)

@@ -148,13 +148,21 @@ func matMul(p *Pool, out []float32, w Matrix, x []float32, n int, ks *kernelSet)
 		if job.q8 != nil {
 			// The multi-row kernels also take each block's scale as a
 			// float32, after the blocks (4-byte aligned: the scratch is
-			// allocated aligned and size rounds up).
+			// allocated aligned and size rounds up), and the eight-row
+			// ones the expanded blocks after those.
 			job.group = 4
 			size = (size + 3) &^ 3
 			nb := w.Cols / qk8_0
-			buf := p.buffer(size + 4*n*nb)
+			xsize := 0
+			if job.q8.rows8 != nil {
+				job.group = 8
+				job.xrow = nb * blockQ8_0X
+				xsize = n * job.xrow
+			}
+			buf := p.buffer(size + 4*n*nb + xsize)
 			job.act = buf[:n*job.arow]
 			job.dx = unsafe.Slice((*float32)(unsafe.Pointer(&buf[size])), n*nb)
+			job.xx = buf[size+4*n*nb:]
 		} else {
 			job.act = p.buffer(size)
 		}
@@ -189,7 +197,9 @@ type matmulJob struct {
 	// the block scales of act as float32, nb per token.
 	q8    *q8Rows
 	dx    []float32
-	group int // rows per unit of work: 4 with q8, else 1
+	xx    []byte // expanded blocks for q8.rows8, xrow bytes per token
+	xrow  int
+	group int // rows per unit of work: 8 with q8.rows8, 4 with q8, else 1
 }
 
 // convert converts the activations of tokens [lo, hi).
@@ -203,6 +213,9 @@ func (j *matmulJob) convert(lo, hi int) {
 			dx := j.dx[i*nb : (i+1)*nb]
 			for b := range dx {
 				dx[b] = fp16(a[b*blockQ8_0:])
+			}
+			if j.q8.rows8 != nil {
+				j.q8.expand(j.xx[i*j.xrow:(i+1)*j.xrow], a, nb)
 			}
 		}
 	}
@@ -244,19 +257,34 @@ func (j *matmulJob) rows(lo, hi int) {
 // weight rows many times, few enough to stay in the L2 cache.
 const actChunk = 192 << 10
 
-// rowsQ8 computes rows [lo, hi) with the multi-row kernels: four rows at a
-// time, against four tokens at a time where there is a tile kernel, the
-// tokens in chunks that stay in cache while the rows stream past. Rows
-// past the last multiple of four take the one-row dot product.
+// rowsQ8 computes rows [lo, hi) with the multi-row kernels: eight or four
+// rows at a time, against eight or four tokens at a time where there is a
+// tile kernel, the tokens in chunks that stay in cache while the rows
+// stream past. Rows left over take the four-row kernel and then the
+// one-row dot product.
 func (j *matmulJob) rowsQ8(lo, hi int) {
 	rows, nb := j.w.Rows, j.w.Cols/qk8_0
-	data, out, act, dx := j.w.Data, j.out, j.act, j.dx
-	wrow, arow := j.wrow, j.arow
+	data, out, act, dx, xx := j.w.Data, j.out, j.act, j.dx, j.xx
+	wrow, arow, xrow := j.wrow, j.arow, j.xrow
 	k := j.q8
-	chunk := max(4, actChunk/arow&^3)
+	chunk := max(8, actChunk/arow&^7)
 	for t0 := 0; t0 < j.n; t0 += chunk {
 		t1 := min(j.n, t0+chunk)
 		r := lo
+		if k.rows8 != nil {
+			for ; r+8 <= hi; r += 8 {
+				w := data[r*wrow : (r+8)*wrow]
+				t := t0
+				if k.tile8 != nil {
+					for ; t+8 <= t1; t += 8 {
+						k.tile8(out[t*rows+r:], rows, w, wrow, xx[t*xrow:(t+8)*xrow], xrow, nb)
+					}
+				}
+				for ; t < t1; t++ {
+					k.rows8(out[t*rows+r:t*rows+r+8], w, wrow, xx[t*xrow:(t+1)*xrow], nb)
+				}
+			}
+		}
 		for ; r+4 <= hi; r += 4 {
 			w := data[r*wrow : (r+4)*wrow]
 			t := t0

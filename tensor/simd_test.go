@@ -299,20 +299,75 @@ func TestKernelSetsRows(t *testing.T) {
 							}
 						}
 					}
-					if k.tile4 == nil {
-						continue
-					}
-					const ostride = 6
-					out := make([]float32, 3*ostride+4)
-					k.tile4(out, ostride, w, wstride, x, xstride, dx, nb)
-					for i := 0; i < 4; i++ {
-						for j := 0; j < 4; j++ {
-							if v := out[i*ostride+j]; math.Float32bits(v) != math.Float32bits(want[4*i+j]) {
-								t.Errorf("%s: tile4 token %d row %d = %v, dot product %v", name, i, j, v, want[4*i+j])
+					if k.tile4 != nil {
+						const ostride = 6
+						out := make([]float32, 3*ostride+4)
+						k.tile4(out, ostride, w, wstride, x, xstride, dx, nb)
+						for i := 0; i < 4; i++ {
+							for j := 0; j < 4; j++ {
+								if v := out[i*ostride+j]; math.Float32bits(v) != math.Float32bits(want[4*i+j]) {
+									t.Errorf("%s: tile4 token %d row %d = %v, dot product %v", name, i, j, v, want[4*i+j])
+								}
 							}
 						}
 					}
+					if k.rows8 != nil {
+						testRows8(t, name, r, c, k, dot, nb)
+					}
 				}
+			}
+		}
+	}
+}
+
+// testRows8 checks the eight-row Q4_0 kernels and the expanded activation
+// layout they read against the one-row dot product.
+func testRows8(t *testing.T, name string, r *rand.Rand, c q8Case, k q8Rows, dot func(w, x []byte, nb int) float32, nb int) {
+	t.Helper()
+	wstride := nb*blockQ4_0 + 3
+	xstride := nb * blockQ8_0
+	xxstride := nb*blockQ8_0X + 4
+	w := makeQ8Rows(r, c, Q4_0, 8, nb, wstride, 1, true)
+	x := makeQ8Rows(r, c, Q8_0, 8, nb, xstride, 0, false)
+	xx := make([]byte, 1+8*xxstride)[1:]
+	for i := 0; i < 8; i++ {
+		k.expand(xx[i*xxstride:], x[i*xstride:], nb)
+		for b := 0; b < nb; b++ {
+			xb, eb := x[i*xstride+b*blockQ8_0:], xx[i*xxstride+b*blockQ8_0X:]
+			var sum int32
+			for _, q := range xb[2:34] {
+				sum += int32(int8(q))
+			}
+			if getF32(eb) != fp16(xb) || int32(binary.LittleEndian.Uint32(eb[4:])) != -8*sum || string(eb[8:40]) != string(xb[2:34]) {
+				t.Fatalf("%s: expanded block %d of token %d is wrong", name, b, i)
+			}
+		}
+	}
+	var want [64]float32
+	for i := 0; i < 8; i++ {
+		for j := 0; j < 8; j++ {
+			want[8*i+j] = dot(w[j*wstride:], x[i*xstride:], nb)
+		}
+	}
+	for i := 0; i < 8; i++ {
+		out := make([]float32, 8)
+		k.rows8(out, w, wstride, xx[i*xxstride:], nb)
+		for j, v := range out {
+			if math.Float32bits(v) != math.Float32bits(want[8*i+j]) {
+				t.Errorf("%s: rows8 token %d row %d = %v, dot product %v", name, i, j, v, want[8*i+j])
+			}
+		}
+	}
+	if k.tile8 == nil {
+		return
+	}
+	const ostride = 11
+	out := make([]float32, 7*ostride+8)
+	k.tile8(out, ostride, w, wstride, xx, xxstride, nb)
+	for i := 0; i < 8; i++ {
+		for j := 0; j < 8; j++ {
+			if v := out[i*ostride+j]; math.Float32bits(v) != math.Float32bits(want[8*i+j]) {
+				t.Errorf("%s: tile8 token %d row %d = %v, dot product %v", name, i, j, v, want[8*i+j])
 			}
 		}
 	}
