@@ -255,20 +255,7 @@ func (m *bpe) encodePiece(t *Tokenizer, piece string, s *bpeScratch, out []int) 
 			return append(out, int(id))
 		}
 	}
-	syms := s.syms[:0]
-	if m.byteLevel {
-		for i := 0; i < len(piece); i++ {
-			syms = append(syms, bpeSymbol{id: m.byteIDs[piece[i]], start: int32(i), end: int32(i + 1), prev: int32(i - 1), next: int32(i + 1)})
-		}
-	} else {
-		for i := 0; i < len(piece); {
-			_, n := utf8.DecodeRuneInString(piece[i:])
-			k := int32(len(syms))
-			syms = append(syms, bpeSymbol{id: m.charSymbol(t.ids, piece[i:i+n]), start: int32(i), end: int32(i + n), prev: k - 1, next: k + 1})
-			i += n
-		}
-	}
-	syms[len(syms)-1].next = -1
+	syms := m.symbols(t, piece, s.syms)
 	if len(syms) <= linearMergeMax {
 		m.mergeLinear(syms)
 	} else {
@@ -284,6 +271,25 @@ func (m *bpe) encodePiece(t *Tokenizer, piece string, s *bpeScratch, out []int) 
 	}
 	s.syms = syms
 	return out
+}
+
+// symbols returns the symbols of a pre-token before merging, in buf.
+func (m *bpe) symbols(t *Tokenizer, piece string, buf []bpeSymbol) []bpeSymbol {
+	syms := buf[:0]
+	if m.byteLevel {
+		for i := 0; i < len(piece); i++ {
+			syms = append(syms, bpeSymbol{id: m.byteIDs[piece[i]], start: int32(i), end: int32(i + 1), prev: int32(i - 1), next: int32(i + 1)})
+		}
+	} else {
+		for i := 0; i < len(piece); {
+			_, n := utf8.DecodeRuneInString(piece[i:])
+			k := int32(len(syms))
+			syms = append(syms, bpeSymbol{id: m.charSymbol(t.ids, piece[i:i+n]), start: int32(i), end: int32(i + n), prev: k - 1, next: k + 1})
+			i += n
+		}
+	}
+	syms[len(syms)-1].next = -1
+	return syms
 }
 
 // linearMergeMax is the longest pre-token, in symbols, merged by scanning

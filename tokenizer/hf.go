@@ -163,6 +163,8 @@ type hf struct {
 	pre            pretokenizer
 	byteLevel      bool // the pre-tokenizer spells bytes byte-level
 	byteLevelPiece bool // the decoder maps byte-level characters back to bytes
+	byteTokenPiece bool // the decoder turns <0xXX> tokens into bytes
+	replace        [][2]string
 	cleanup        bool // clean_up_tokenization_spaces
 
 	// Model settings, used once by init.
@@ -509,6 +511,17 @@ func (h *hf) setDecoder(c *hfComponent) error {
 	case "ByteLevel":
 		h.byteLevelPiece = true
 		return nil
+	case "ByteFallback":
+		h.byteTokenPiece = true
+		return nil
+	case "Fuse":
+		return nil // pieces are joined anyway
+	case "Replace":
+		if c.Pattern == nil || c.Pattern.String == nil || *c.Pattern.String == "" {
+			return fmt.Errorf("decoder Replace: only non-empty String patterns are supported")
+		}
+		h.replace = append(h.replace, [2]string{*c.Pattern.String, c.Content})
+		return nil
 	case "Sequence":
 		for _, sub := range c.Decoders {
 			if err := h.setDecoder(sub); err != nil {
@@ -517,7 +530,7 @@ func (h *hf) setDecoder(c *hfComponent) error {
 		}
 		return nil
 	}
-	return fmt.Errorf("decoder %q is not supported (only ByteLevel)", c.Type)
+	return fmt.Errorf("decoder %q is not supported (supported: ByteLevel, ByteFallback, Fuse, Replace, Sequence)", c.Type)
 }
 
 // setPostProcessor reads the tokens that encoding with special tokens adds
@@ -657,11 +670,21 @@ func (h *hf) piece(a attr, text string) string {
 	switch {
 	case a&(attrControl|attrUnknown|attrUnused) != 0:
 		return ""
-	case a&attrUserDefined != 0 || !h.byteLevelPiece:
+	case a&attrUserDefined != 0:
 		return text
 	}
-	raw, _ := byteLevelDecode(text)
-	return raw
+	if h.byteTokenPiece {
+		if b, ok := parseByteToken(text); ok {
+			return string([]byte{b})
+		}
+	}
+	for _, r := range h.replace {
+		text = strings.ReplaceAll(text, r[0], r[1])
+	}
+	if h.byteLevelPiece {
+		text, _ = byteLevelDecode(text)
+	}
+	return text
 }
 
 // cleanupRules are the replacements of the Hugging Face
