@@ -15,10 +15,11 @@ type fragment struct {
 // Encode returns the tokens of text.
 //
 // With addSpecial, BOS is prepended if the vocabulary asks for it, and EOS
-// appended likewise. With parseSpecial, the texts of control and unknown
-// tokens (such as "<s>") found in text become those tokens; without it they
-// are encoded as plain text. The texts of user-defined tokens are always
-// recognised, as in llama.cpp.
+// appended likewise (for a Tokenizer from FromHF: what the post-processor
+// adds). With parseSpecial, the texts of control and unknown tokens (such
+// as "<s>") found in text become those tokens; without it they are encoded
+// as plain text. The texts of user-defined tokens (Hugging Face added
+// tokens that are not special) are always recognised, as in llama.cpp.
 func (t *Tokenizer) Encode(text string, addSpecial, parseSpecial bool) []int {
 	if t.bpe != nil {
 		return t.encodeBPE(text, addSpecial, parseSpecial)

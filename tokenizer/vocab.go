@@ -392,7 +392,9 @@ func (t *Tokenizer) Type(id int) TokenType {
 }
 
 // Vocab returns a copy of the vocabulary the Tokenizer was built from, with
-// EOT resolved and empty token texts renamed.
+// EOT resolved and empty token texts renamed. For a Tokenizer from FromHF,
+// which keeps its merges and other rules to itself, Merges and Pre are
+// empty.
 func (t *Tokenizer) Vocab() Vocab {
 	v := t.v
 	v.Tokens = append([]string(nil), v.Tokens...)

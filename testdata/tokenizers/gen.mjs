@@ -4,7 +4,8 @@
 //
 // Usage (from anywhere):
 //   mkdir -p /tmp/tokref && cd /tmp/tokref && npm init -y &&
-//     npm install --ignore-scripts @huggingface/tokenizers@0.2.0 @lenml/tokenizers@3.7.2
+//     npm install --ignore-scripts @huggingface/transformers@4.3.1 @lenml/tokenizers@3.7.2
+//   (transformers.js 4.3.1 brings @huggingface/tokenizers 0.2.0, its tokenizer)
 //   TOKREF=/tmp/tokref SHARED=/work/shared node testdata/tokenizers/gen.mjs
 import fs from "node:fs";
 import path from "node:path";
