@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
 """Writes tokenizer/hfnfc_tables.go: the Unicode data that NFC needs.
 
-Run from the repository root:  python3 testdata/tokenizers/gen_nfc.py
-The data comes from Python's unicodedata module (its Unicode version is
-recorded in the output).
+Run it from anywhere (or "go generate ./tokenizer"); it writes next to
+itself, to ../../tokenizer/hfnfc_tables.go. The data comes from Python's
+unicodedata module (its Unicode version is recorded in the output).
 """
+import os
 import sys
 import unicodedata as ud
 
@@ -90,5 +91,7 @@ w("var nfcUnsafe = [...]runeRange{\n")
 for i in range(0, len(ranges), 6):
     w("\t" + " ".join("{0x%X, 0x%X}," % tuple(x) for x in ranges[i:i+6]) + "\n")
 w("}\n")
-sys.stdout.write("".join(out)) if len(sys.argv) > 1 and sys.argv[1] == "-" else open("tokenizer/hfnfc_tables.go", "w").write("".join(out))
+dest = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "tokenizer", "hfnfc_tables.go")
+with open(dest, "w") as f:
+    f.write("".join(out))
 print("decompositions %d, compositions %d, class ranges %d, unsafe ranges %d" % (len(decomp), len(compose), len(ccc), len(ranges)), file=sys.stderr)
