@@ -26,6 +26,6 @@ func newRootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newInspectCmd(), newRunCmd(), newBenchCmd())
+	root.AddCommand(newInspectCmd(), newRunCmd(), newBenchCmd(), newTokenizeCmd())
 	return root
 }
