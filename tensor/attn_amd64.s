@@ -1,0 +1,532 @@
+//go:build !purego
+
+#include "textflag.h"
+
+// Attention kernels over fp16 keys and values (see attn.go for what each
+// computes, and attn_amd64.go for the sets). VCVTPS2PH $0 rounds to
+// nearest even; converting back with VCVTPH2PS is exact, so the pair rounds
+// a float32 to fp16 precision in place.
+
+#define ONE $0x3f800000 // float32 1.0, the ms value that skips rescaling
+
+// Round a vector register y (x: its low half, the same register number)
+// to fp16 precision.
+#define RND(y, x) VCVTPS2PH $0, y, x; VCVTPH2PS x, y
+
+// The value update of one row for one register: rescale by Y15/Z15 and
+// round, or add the row's values (at off(R11)) times Y13/Z13 and round.
+#define SCL(y, x) VMULPS Y15, y, y; RND(y, x)
+#define MAD(off, y, x) VCVTPH2PS off(R11), Y14; VFMADD231PS Y14, Y13, y; RND(y, x)
+#define SCLZ(z, y) VMULPS Z15, z, z; RND(z, y)
+#define MADZ(off, z, y) VCVTPH2PS off(R11), Z14; VFMADD231PS Z14, Z13, z; RND(z, y)
+
+// func accumulateF16AVX2(out []float32, v []uint16, stride int, ms, vs []float32)
+//
+// The elements of out are taken in chunks of 64, 32 or 8 held in
+// registers while every row updates them; each element's sequence of
+// operations is the reference's.
+TEXT ·accumulateF16AVX2(SB), NOSPLIT, $0-104
+	MOVQ out_base+0(FP), DI
+	MOVQ out_len+8(FP), CX
+	MOVQ v_base+24(FP), SI
+	MOVQ stride+48(FP), DX
+	SHLQ $1, DX
+	MOVQ ms_base+56(FP), R8
+	MOVQ vs_base+80(FP), R9
+	MOVQ vs_len+88(FP), R10
+
+acc64:
+	CMPQ CX, $64
+	JLT  acc32
+	VMOVUPS 0(DI), Y0
+	VMOVUPS 32(DI), Y1
+	VMOVUPS 64(DI), Y2
+	VMOVUPS 96(DI), Y3
+	VMOVUPS 128(DI), Y4
+	VMOVUPS 160(DI), Y5
+	VMOVUPS 192(DI), Y6
+	VMOVUPS 224(DI), Y7
+	MOVQ SI, R11
+	XORQ BX, BX
+
+acc64row:
+	CMPL (R8)(BX*4), ONE
+	JEQ  acc64mad
+	VBROADCASTSS (R8)(BX*4), Y15
+	SCL(Y0, X0)
+	SCL(Y1, X1)
+	SCL(Y2, X2)
+	SCL(Y3, X3)
+	SCL(Y4, X4)
+	SCL(Y5, X5)
+	SCL(Y6, X6)
+	SCL(Y7, X7)
+
+acc64mad:
+	VBROADCASTSS (R9)(BX*4), Y13
+	MAD(0, Y0, X0)
+	MAD(16, Y1, X1)
+	MAD(32, Y2, X2)
+	MAD(48, Y3, X3)
+	MAD(64, Y4, X4)
+	MAD(80, Y5, X5)
+	MAD(96, Y6, X6)
+	MAD(112, Y7, X7)
+	ADDQ DX, R11
+	INCQ BX
+	CMPQ BX, R10
+	JLT  acc64row
+	VMOVUPS Y0, 0(DI)
+	VMOVUPS Y1, 32(DI)
+	VMOVUPS Y2, 64(DI)
+	VMOVUPS Y3, 96(DI)
+	VMOVUPS Y4, 128(DI)
+	VMOVUPS Y5, 160(DI)
+	VMOVUPS Y6, 192(DI)
+	VMOVUPS Y7, 224(DI)
+	ADDQ $256, DI
+	ADDQ $128, SI
+	SUBQ $64, CX
+	JMP  acc64
+
+acc32:
+	CMPQ CX, $32
+	JLT  acc8
+	VMOVUPS 0(DI), Y0
+	VMOVUPS 32(DI), Y1
+	VMOVUPS 64(DI), Y2
+	VMOVUPS 96(DI), Y3
+	MOVQ SI, R11
+	XORQ BX, BX
+
+acc32row:
+	CMPL (R8)(BX*4), ONE
+	JEQ  acc32mad
+	VBROADCASTSS (R8)(BX*4), Y15
+	SCL(Y0, X0)
+	SCL(Y1, X1)
+	SCL(Y2, X2)
+	SCL(Y3, X3)
+
+acc32mad:
+	VBROADCASTSS (R9)(BX*4), Y13
+	MAD(0, Y0, X0)
+	MAD(16, Y1, X1)
+	MAD(32, Y2, X2)
+	MAD(48, Y3, X3)
+	ADDQ DX, R11
+	INCQ BX
+	CMPQ BX, R10
+	JLT  acc32row
+	VMOVUPS Y0, 0(DI)
+	VMOVUPS Y1, 32(DI)
+	VMOVUPS Y2, 64(DI)
+	VMOVUPS Y3, 96(DI)
+	ADDQ $128, DI
+	ADDQ $64, SI
+	SUBQ $32, CX
+
+acc8:
+	CMPQ CX, $8
+	JLT  accdone
+	VMOVUPS (DI), Y0
+	MOVQ SI, R11
+	XORQ BX, BX
+
+acc8row:
+	CMPL (R8)(BX*4), ONE
+	JEQ  acc8mad
+	VBROADCASTSS (R8)(BX*4), Y15
+	SCL(Y0, X0)
+
+acc8mad:
+	VBROADCASTSS (R9)(BX*4), Y13
+	MAD(0, Y0, X0)
+	ADDQ DX, R11
+	INCQ BX
+	CMPQ BX, R10
+	JLT  acc8row
+	VMOVUPS Y0, (DI)
+	ADDQ $32, DI
+	ADDQ $16, SI
+	SUBQ $8, CX
+	JMP  acc8
+
+accdone:
+	VZEROUPPER
+	RET
+
+// func accumulateF16AVX512(out []float32, v []uint16, stride int, ms, vs []float32)
+//
+// accumulateF16AVX2 with chunks of 128, 64 or 16 elements in ZMM
+// registers, then 8 in a YMM register.
+TEXT ·accumulateF16AVX512(SB), NOSPLIT, $0-104
+	MOVQ out_base+0(FP), DI
+	MOVQ out_len+8(FP), CX
+	MOVQ v_base+24(FP), SI
+	MOVQ stride+48(FP), DX
+	SHLQ $1, DX
+	MOVQ ms_base+56(FP), R8
+	MOVQ vs_base+80(FP), R9
+	MOVQ vs_len+88(FP), R10
+
+z128:
+	CMPQ CX, $128
+	JLT  z64
+	VMOVUPS 0(DI), Z0
+	VMOVUPS 64(DI), Z1
+	VMOVUPS 128(DI), Z2
+	VMOVUPS 192(DI), Z3
+	VMOVUPS 256(DI), Z4
+	VMOVUPS 320(DI), Z5
+	VMOVUPS 384(DI), Z6
+	VMOVUPS 448(DI), Z7
+	MOVQ SI, R11
+	XORQ BX, BX
+
+z128row:
+	CMPL (R8)(BX*4), ONE
+	JEQ  z128mad
+	VBROADCASTSS (R8)(BX*4), Z15
+	SCLZ(Z0, Y0)
+	SCLZ(Z1, Y1)
+	SCLZ(Z2, Y2)
+	SCLZ(Z3, Y3)
+	SCLZ(Z4, Y4)
+	SCLZ(Z5, Y5)
+	SCLZ(Z6, Y6)
+	SCLZ(Z7, Y7)
+
+z128mad:
+	VBROADCASTSS (R9)(BX*4), Z13
+	MADZ(0, Z0, Y0)
+	MADZ(32, Z1, Y1)
+	MADZ(64, Z2, Y2)
+	MADZ(96, Z3, Y3)
+	MADZ(128, Z4, Y4)
+	MADZ(160, Z5, Y5)
+	MADZ(192, Z6, Y6)
+	MADZ(224, Z7, Y7)
+	ADDQ DX, R11
+	INCQ BX
+	CMPQ BX, R10
+	JLT  z128row
+	VMOVUPS Z0, 0(DI)
+	VMOVUPS Z1, 64(DI)
+	VMOVUPS Z2, 128(DI)
+	VMOVUPS Z3, 192(DI)
+	VMOVUPS Z4, 256(DI)
+	VMOVUPS Z5, 320(DI)
+	VMOVUPS Z6, 384(DI)
+	VMOVUPS Z7, 448(DI)
+	ADDQ $512, DI
+	ADDQ $256, SI
+	SUBQ $128, CX
+	JMP  z128
+
+z64:
+	CMPQ CX, $64
+	JLT  z16
+	VMOVUPS 0(DI), Z0
+	VMOVUPS 64(DI), Z1
+	VMOVUPS 128(DI), Z2
+	VMOVUPS 192(DI), Z3
+	MOVQ SI, R11
+	XORQ BX, BX
+
+z64row:
+	CMPL (R8)(BX*4), ONE
+	JEQ  z64mad
+	VBROADCASTSS (R8)(BX*4), Z15
+	SCLZ(Z0, Y0)
+	SCLZ(Z1, Y1)
+	SCLZ(Z2, Y2)
+	SCLZ(Z3, Y3)
+
+z64mad:
+	VBROADCASTSS (R9)(BX*4), Z13
+	MADZ(0, Z0, Y0)
+	MADZ(32, Z1, Y1)
+	MADZ(64, Z2, Y2)
+	MADZ(96, Z3, Y3)
+	ADDQ DX, R11
+	INCQ BX
+	CMPQ BX, R10
+	JLT  z64row
+	VMOVUPS Z0, 0(DI)
+	VMOVUPS Z1, 64(DI)
+	VMOVUPS Z2, 128(DI)
+	VMOVUPS Z3, 192(DI)
+	ADDQ $256, DI
+	ADDQ $128, SI
+	SUBQ $64, CX
+
+z16:
+	CMPQ CX, $16
+	JLT  z8
+	VMOVUPS (DI), Z0
+	MOVQ SI, R11
+	XORQ BX, BX
+
+z16row:
+	CMPL (R8)(BX*4), ONE
+	JEQ  z16mad
+	VBROADCASTSS (R8)(BX*4), Z15
+	SCLZ(Z0, Y0)
+
+z16mad:
+	VBROADCASTSS (R9)(BX*4), Z13
+	MADZ(0, Z0, Y0)
+	ADDQ DX, R11
+	INCQ BX
+	CMPQ BX, R10
+	JLT  z16row
+	VMOVUPS Z0, (DI)
+	ADDQ $64, DI
+	ADDQ $32, SI
+	SUBQ $16, CX
+	JMP  z16
+
+z8:
+	CMPQ CX, $8
+	JLT  zdone
+	VMOVUPS (DI), Y0
+	MOVQ SI, R11
+	XORQ BX, BX
+
+z8row:
+	CMPL (R8)(BX*4), ONE
+	JEQ  z8mad
+	VBROADCASTSS (R8)(BX*4), Y15
+	SCL(Y0, X0)
+
+z8mad:
+	VBROADCASTSS (R9)(BX*4), Y13
+	MAD(0, Y0, X0)
+	ADDQ DX, R11
+	INCQ BX
+	CMPQ BX, R10
+	JLT  z8row
+	VMOVUPS Y0, (DI)
+
+zdone:
+	VZEROUPPER
+	RET
+
+// The float64 tail of a dot product: the elements from (AX) and (BX),
+// R13 of them, each product rounded to float32 and added to X9 in float64.
+#define DOTTAIL(label, done) \
+	TESTQ R13, R13; \
+	JZ    done; \
+label: \
+	VPINSRW $0, (BX), X1, X1; \
+	VCVTPH2PS X1, X1; \
+	VMULSS (AX), X1, X1; \
+	VCVTSS2SD X1, X1, X1; \
+	VADDSD X1, X9, X9; \
+	ADDQ $4, AX; \
+	ADDQ $2, BX; \
+	DECQ R13; \
+	JNZ  label
+
+// func dotsF16QAVX2(out, q []float32, k []uint16, stride int)
+//
+// A block of 64 elements goes into eight YMM accumulators, Yj holding
+// lanes 8j..8j+7 of the reference's 64; (Y0+Y4)+(Y2+Y6) and
+// (Y1+Y5)+(Y3+Y7) are then its 16 lanes.
+TEXT ·dotsF16QAVX2(SB), NOSPLIT, $0-80
+	MOVQ out_base+0(FP), DI
+	MOVQ out_len+8(FP), R10
+	MOVQ q_base+24(FP), SI
+	MOVQ q_len+32(FP), CX
+	MOVQ k_base+48(FP), R8
+	MOVQ stride+72(FP), DX
+	SHLQ $1, DX
+	MOVQ CX, R12
+	ANDQ $-64, R12 // elements in whole blocks
+
+drow:
+	MOVQ SI, AX
+	MOVQ R8, BX
+	VXORPS X9, X9, X9
+	MOVQ R12, R13
+	TESTQ R13, R13
+	JZ    dtail
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+
+dblock:
+	VCVTPH2PS 0(BX), Y8
+	VCVTPH2PS 16(BX), Y10
+	VCVTPH2PS 32(BX), Y11
+	VCVTPH2PS 48(BX), Y12
+	VFMADD231PS 0(AX), Y8, Y0
+	VFMADD231PS 32(AX), Y10, Y1
+	VFMADD231PS 64(AX), Y11, Y2
+	VFMADD231PS 96(AX), Y12, Y3
+	VCVTPH2PS 64(BX), Y8
+	VCVTPH2PS 80(BX), Y10
+	VCVTPH2PS 96(BX), Y11
+	VCVTPH2PS 112(BX), Y12
+	VFMADD231PS 128(AX), Y8, Y4
+	VFMADD231PS 160(AX), Y10, Y5
+	VFMADD231PS 192(AX), Y11, Y6
+	VFMADD231PS 224(AX), Y12, Y7
+	ADDQ $256, AX
+	ADDQ $128, BX
+	SUBQ $64, R13
+	JNZ  dblock
+
+	VADDPS Y4, Y0, Y0
+	VADDPS Y6, Y2, Y2
+	VADDPS Y2, Y0, Y0 // lanes 0-7
+	VADDPS Y5, Y1, Y1
+	VADDPS Y7, Y3, Y3
+	VADDPS Y3, Y1, Y1 // lanes 8-15
+	VADDPS Y1, Y0, Y0
+	VEXTRACTF128 $1, Y0, X1
+	VADDPS    X1, X0, X0
+	VMOVHLPS  X0, X0, X1
+	VADDPS    X1, X0, X0
+	VMOVSHDUP X0, X1
+	VADDSS    X1, X0, X0
+	VCVTSS2SD X0, X9, X9
+
+dtail:
+	MOVQ CX, R13
+	SUBQ R12, R13
+	DOTTAIL(dtailone, ddone)
+
+ddone:
+	VCVTSD2SS X9, X9, X9
+	VMOVSS X9, (DI)
+	ADDQ $4, DI
+	ADDQ DX, R8
+	DECQ R10
+	JNZ  drow
+	VZEROUPPER
+	RET
+
+// func dotsF16QAVX512(out, q []float32, k []uint16, stride int)
+//
+// dotsF16QAVX2 with the reference's four 16-lane registers themselves.
+TEXT ·dotsF16QAVX512(SB), NOSPLIT, $0-80
+	MOVQ out_base+0(FP), DI
+	MOVQ out_len+8(FP), R10
+	MOVQ q_base+24(FP), SI
+	MOVQ q_len+32(FP), CX
+	MOVQ k_base+48(FP), R8
+	MOVQ stride+72(FP), DX
+	SHLQ $1, DX
+	MOVQ CX, R12
+	ANDQ $-64, R12
+
+zrow:
+	MOVQ SI, AX
+	MOVQ R8, BX
+	VXORPS X9, X9, X9
+	MOVQ R12, R13
+	TESTQ R13, R13
+	JZ    ztail
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+	VXORPS Z2, Z2, Z2
+	VXORPS Z3, Z3, Z3
+
+zblock:
+	VCVTPH2PS 0(BX), Z4
+	VCVTPH2PS 32(BX), Z5
+	VCVTPH2PS 64(BX), Z6
+	VCVTPH2PS 96(BX), Z7
+	VFMADD231PS 0(AX), Z4, Z0
+	VFMADD231PS 64(AX), Z5, Z1
+	VFMADD231PS 128(AX), Z6, Z2
+	VFMADD231PS 192(AX), Z7, Z3
+	ADDQ $256, AX
+	ADDQ $128, BX
+	SUBQ $64, R13
+	JNZ  zblock
+
+	VADDPS Z2, Z0, Z0
+	VADDPS Z3, Z1, Z1
+	VADDPS Z1, Z0, Z0
+	VEXTRACTF64X4 $1, Z0, Y1
+	VADDPS Y1, Y0, Y0
+	VEXTRACTF128 $1, Y0, X1
+	VADDPS    X1, X0, X0
+	VMOVHLPS  X0, X0, X1
+	VADDPS    X1, X0, X0
+	VMOVSHDUP X0, X1
+	VADDSS    X1, X0, X0
+	VCVTSS2SD X0, X9, X9
+
+ztail:
+	MOVQ CX, R13
+	SUBQ R12, R13
+	DOTTAIL(ztailone, zdotdone)
+
+zdotdone:
+	VCVTSD2SS X9, X9, X9
+	VMOVSS X9, (DI)
+	ADDQ $4, DI
+	ADDQ DX, R8
+	DECQ R10
+	JNZ  zrow
+	VZEROUPPER
+	RET
+
+// func madF16AVX2(out []float32, v []uint16, s float32)
+TEXT ·madF16AVX2(SB), NOSPLIT, $0-52
+	MOVQ out_base+0(FP), DI
+	MOVQ out_len+8(FP), CX
+	MOVQ v_base+24(FP), SI
+	VBROADCASTSS s+48(FP), Y15
+
+madloop:
+	VCVTPH2PS (SI), Y1
+	VMOVUPS (DI), Y0
+	VFMADD231PS Y1, Y15, Y0
+	VMOVUPS Y0, (DI)
+	ADDQ $32, DI
+	ADDQ $16, SI
+	SUBQ $8, CX
+	JNZ  madloop
+	VZEROUPPER
+	RET
+
+// func scaleRoundF16AVX2(x []float32, s float32)
+TEXT ·scaleRoundF16AVX2(SB), NOSPLIT, $0-28
+	MOVQ x_base+0(FP), DI
+	MOVQ x_len+8(FP), CX
+	VBROADCASTSS s+24(FP), Y15
+
+scaleloop:
+	VMULPS (DI), Y15, Y0
+	RND(Y0, X0)
+	VMOVUPS Y0, (DI)
+	ADDQ $32, DI
+	SUBQ $8, CX
+	JNZ  scaleloop
+	VZEROUPPER
+	RET
+
+// func roundF16AVX2(x []float32)
+TEXT ·roundF16AVX2(SB), NOSPLIT, $0-24
+	MOVQ x_base+0(FP), DI
+	MOVQ x_len+8(FP), CX
+
+roundloop:
+	VMOVUPS (DI), Y0
+	RND(Y0, X0)
+	VMOVUPS Y0, (DI)
+	ADDQ $32, DI
+	SUBQ $8, CX
+	JNZ  roundloop
+	VZEROUPPER
+	RET
