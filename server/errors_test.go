@@ -138,6 +138,12 @@ func TestQueueFull(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 
+	// More samples than the engine runs at once are refused up front.
+	resp, data := ts.post(t, "/v1/completions", `{"prompt": "n", "max_tokens": 4, "n": 2}`)
+	if resp.StatusCode != 400 || !strings.Contains(decodeError(t, data).Error.Message, "samples") {
+		t.Errorf("n=2 with one running sequence at most: %d %s", resp.StatusCode, data)
+	}
+
 	// A is running once its first token has streamed.
 	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, ts.http.URL+"/v1/completions",
 		strings.NewReader(`{"prompt": "a", "max_tokens": 2000, "stream": true, "temperature": 0, "logit_bias": {"2": -100}}`))
@@ -166,7 +172,7 @@ func TestQueueFull(t *testing.T) {
 		sleep()
 	}
 	// C finds the queue full.
-	resp, data := ts.post(t, "/v1/completions", `{"prompt": "c", "max_tokens": 4}`)
+	resp, data = ts.post(t, "/v1/completions", `{"prompt": "c", "max_tokens": 4}`)
 	e := decodeError(t, data)
 	if resp.StatusCode != 429 || resp.Header.Get("Retry-After") == "" || e.Error.Code == nil || *e.Error.Code != "rate_limit_exceeded" {
 		t.Errorf("third request: %d Retry-After %q %s", resp.StatusCode, resp.Header.Get("Retry-After"), data)
@@ -209,5 +215,38 @@ func TestClientDisconnect(t *testing.T) {
 	waitIdle(t, ts)
 	if st := ts.eng.Stats(); st.GeneratedTokens >= 1000 || st.KVUsage != 0 {
 		t.Errorf("the request ran on or kept its blocks: %+v", st)
+	}
+}
+
+// A client that stops reading a stream (but keeps the connection open)
+// is dropped when a write stalls past the write timeout, and its request
+// ends.
+func TestStalledReader(t *testing.T) {
+	ld := randomModel(t, llamatest.RandomConfig{Seed: 8, Ctx: 2048})
+	ts := start(t, ld, engine.Config{}, Config{WriteTimeout: 200 * time.Millisecond})
+	req, _ := http.NewRequest(http.MethodPost, ts.http.URL+"/v1/completions",
+		strings.NewReader(`{"prompt": "x", "max_tokens": 2000, "n": 16, "stream": true, "logprobs": 20, "logit_bias": {"2": -100}}`))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	// Read nothing more: the socket buffers fill (16 samples with 20
+	// alternatives each make about 16 KB a step) and the server's writes
+	// block.
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		st := ts.eng.Stats()
+		if st.Running == 0 && st.GeneratedTokens > 0 {
+			t.Logf("ended after %d tokens", st.GeneratedTokens)
+			if st.GeneratedTokens >= 16*2000 {
+				t.Fatalf("the request ran to its end: %+v", st)
+			}
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the stalled request still runs: %+v", st)
+		}
+		sleep()
 	}
 }

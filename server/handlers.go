@@ -167,6 +167,10 @@ func (e *sse) send(v any) error {
 	return e.write(b)
 }
 
+// release clears the write deadline, which would otherwise stay on a
+// kept-alive connection for its next request.
+func (e *sse) release() { e.rc.SetWriteDeadline(time.Time{}) }
+
 // end sends the error, if any, then the [DONE] marker.
 func (e *sse) end(aerr *apiError) {
 	if aerr != nil {
@@ -177,6 +181,7 @@ func (e *sse) end(aerr *apiError) {
 
 func (s *Server) streamCompletion(w http.ResponseWriter, g *generation, head completionChunk) {
 	out := s.startSSE(w)
+	defer out.release()
 	u, aerr := g.wait(func(d delta) error {
 		c := completionChoice{Index: d.choice, Text: d.text}
 		if g.j.logprobs >= 0 {
@@ -203,6 +208,7 @@ func (s *Server) streamCompletion(w http.ResponseWriter, g *generation, head com
 
 func (s *Server) streamChat(w http.ResponseWriter, g *generation, head chatChunk) {
 	out := s.startSSE(w)
+	defer out.release()
 	chunk := func(c chatChunkChoice) error {
 		ch := head
 		ch.Choices = []chatChunkChoice{c}

@@ -150,7 +150,9 @@ func (s *Server) submitError(err error) *apiError {
 		s.metrics.rejected.WithLabelValues("closed").Inc()
 		return unavailable("the server is shutting down")
 	}
-	return internal(err)
+	// Submit's other errors are requests it cannot take as they are (more
+	// samples than run at once, for one), or a client already gone.
+	return invalid("", "%v", err)
 }
 
 // wait passes each choice's progress to emit until every choice has ended,
