@@ -26,9 +26,9 @@ func (s softmax) finish(out []float32) {
 
 // attendF16 is one query head against n cached positions of an F16 cache,
 // computed as ggml's CPU flash attention does it: the query rounded to
-// fp16, q·k as dotFP16, an online softmax in float32, and the weighted sum
-// of values kept in fp16 precision, each update a fused multiply-add
-// rounded to fp16.
+// fp16, q·k as tensor.DotF16Q sums it, an online softmax in float32, and
+// the weighted sum of values kept in fp16 precision, each update a fused
+// multiply-add rounded to fp16.
 func attendF16(out, q []float32, keys, vals []uint16, kStride, vStride, n int, scale float32) {
 	roundFP16s(q)
 	clear(out)
@@ -37,70 +37,40 @@ func attendF16(out, q []float32, keys, vals []uint16, kStride, vStride, n int, s
 
 // flashF16 runs the loop of attendF16 over n more positions, continuing
 // from the softmax state s and the unnormalised sum in out, and returns the
-// new state. q must already be rounded to fp16.
+// new state. q must already be rounded to fp16, and out hold fp16 values.
+//
+// It takes the positions in runs of up to flashRun: the scores of a run
+// first (tensor.DotsF16Q), then the softmax factors, then the value
+// updates (tensor.AccumulateF16), which keep out in registers over the
+// run. For one element of out the operations are those of the position by
+// position loop: when the maximum grows, out is scaled by ms and rounded
+// to fp16, and then out = fma(v, vs, out) rounded to fp16. AccumulateF16
+// skips the scaling when ms is 1, which changes nothing as out holds fp16
+// values.
 func flashF16(out, q []float32, keys, vals []uint16, kStride, vStride, n int, scale float32, s softmax) softmax {
+	var sc, ms, vs [flashRun]float32
 	m, sum := s.max, s.sum
-	for t := range n {
-		sc := dotFP16(q, keys[t*kStride:][:len(q)]) * scale
-		ms, vs := float32(1), float32(1)
-		if sc > m {
-			ms = exp32(m - sc)
-			m = sc
-			for d := range out {
-				out[d] *= ms
+	for t0 := 0; t0 < n; t0 += flashRun {
+		c := min(flashRun, n-t0)
+		tensor.DotsF16Q(sc[:c], q, keys[t0*kStride:], kStride)
+		for t, d := range sc[:c] {
+			x := d * scale
+			ms[t], vs[t] = 1, 1
+			if x > m {
+				ms[t] = exp32(m - x)
+				m = x
+			} else {
+				vs[t] = exp32(x - m)
 			}
-			roundFP16s(out)
-		} else {
-			vs = exp32(sc - m)
+			sum = sum*ms[t] + vs[t]
 		}
-		v := vals[t*vStride:][:len(out)]
-		for d, h := range v {
-			// The product of an fp16 value and a float32 is exact in
-			// float64, so this rounds once to float32, as an FMA does.
-			out[d] = float32(float64(out[d]) + float64(fp16to32(h))*float64(vs))
-		}
-		roundFP16s(out)
-		sum = sum*ms + vs
+		tensor.AccumulateF16(out, vals[t0*vStride:], vStride, ms[:c], vs[:c])
 	}
 	return softmax{m, sum}
 }
 
-// dotFP16 returns q·k for an fp16-valued q the way ggml_vec_dot_f16 sums it
-// in llama.cpp's AVX-512 build (the zen4 CPU backend the reference outputs
-// come from): blocks of 64 elements accumulate into four 16-lane float32
-// registers, lane by lane (each product of two fp16 values is exact, so the
-// fused multiply-add rounds just once, as a float32 add does here); the
-// registers are added pairwise and the 16 lanes reduced in the order of
-// _mm512_reduce_add_ps; the elements after the last whole block are added
-// in float64. Heads narrower than 64 are thus summed entirely in float64.
-func dotFP16(q []float32, k []uint16) float32 {
-	k = k[:len(q)]
-	whole := len(q) &^ 63
-	var sum float64
-	if whole > 0 {
-		var acc [64]float32 // register j, lane l at acc[16*j+l]
-		for i := 0; i < whole; i += 64 {
-			qb, kb := q[i:i+64], k[i:i+64]
-			for e := range acc {
-				acc[e] += qb[e] * fp16to32(kb[e])
-			}
-		}
-		var r [16]float32
-		for l := range r {
-			r[l] = (acc[l] + acc[32+l]) + (acc[16+l] + acc[48+l])
-		}
-		for w := 8; w >= 2; w /= 2 { // add the upper half of the lanes onto the lower
-			for l := range w {
-				r[l] = r[w+l] + r[l]
-			}
-		}
-		sum = float64(r[0] + r[1])
-	}
-	for i := whole; i < len(q); i++ {
-		sum += float64(q[i] * fp16to32(k[i]))
-	}
-	return float32(sum)
-}
+// flashRun is the most positions flashF16 scores at once.
+const flashRun = 64
 
 // attendF32 is attendF16 for an F32 cache, all in float32 but the dot
 // products.
