@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"os"
+	"strings"
 	"testing"
 )
 
@@ -541,6 +543,109 @@ func BenchmarkMatMulSquare(b *testing.B) {
 						MatMul(p, out, w, x, n)
 					}
 				})
+			}
+		}
+	}
+}
+
+// TestGoldenQ8Dots compares the Q4_0 and Q8_0 dot products with the bits
+// llama.cpp's x86 kernels produced for the same inputs
+// (testdata/ggml_q8dots.c): the accelerated sets must match them exactly,
+// through the one-row dot products and through MatMul; the reference only
+// up to rounding.
+func TestGoldenQ8Dots(t *testing.T) {
+	const nr, nb, nt, n = 8, 64, 5, 64 * 32
+	want := map[string]uint32{}
+	data, err := os.ReadFile("testdata/ggml_q8dots.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(strings.TrimSpace(string(data)), "\n") {
+		if strings.HasPrefix(line, "#") {
+			continue
+		}
+		var ty string
+		var tok, row int
+		var bits uint32
+		if _, err := fmt.Sscanf(line, "%s %d %d %x", &ty, &tok, &row, &bits); err != nil {
+			t.Fatalf("ggml_q8dots.txt: %q: %v", line, err)
+		}
+		want[fmt.Sprintf("%s %d %d", ty, tok, row)] = bits
+	}
+	if len(want) != 2*nr*nt {
+		t.Fatalf("ggml_q8dots.txt has %d values, want %d", len(want), 2*nr*nt)
+	}
+
+	// The generator of ggml_q8dots.c.
+	state := uint64(88172645463325252)
+	next := func() uint32 {
+		state ^= state << 13
+		state ^= state >> 7
+		state ^= state << 17
+		return uint32(state)
+	}
+	gauss := func() float32 {
+		var s float32
+		for range 6 {
+			s += float32(next()&0xffff) / 65536
+		}
+		return s - 3
+	}
+	scale := func(base uint16) uint16 {
+		mag := base + uint16(next()%0x1800)
+		return mag | uint16(next()&1)<<15
+	}
+	w4 := make([]byte, nr*nb*blockQ4_0)
+	w8 := make([]byte, nr*nb*blockQ8_0)
+	for r := 0; r < nr; r++ {
+		for b := 0; b < nb; b++ {
+			b4 := w4[(r*nb+b)*blockQ4_0:]
+			b8 := w8[(r*nb+b)*blockQ8_0:]
+			putScale(b4, scale(0x2000))
+			putScale(b8, scale(0x1c00))
+			for j := 0; j < 16; j++ {
+				b4[2+j] = byte(next())
+			}
+			for j := 0; j < 32; j++ {
+				b8[2+j] = byte(next())
+			}
+		}
+	}
+	x := make([]float32, nt*n)
+	for i := range x {
+		x[i] = gauss() * float32(1+i%n%97)
+	}
+	xq := make([]byte, nt*nb*blockQ8_0)
+	for tok := 0; tok < nt; tok++ {
+		quantizeQ8_0Act(xq[tok*nb*blockQ8_0:(tok+1)*nb*blockQ8_0], x[tok*n:(tok+1)*n])
+	}
+
+	for _, ks := range testKernelSets() {
+		for _, wt := range []Type{Q8_0, Q4_0} {
+			w, dot := w8, ks.dotQ8_0Q8_0
+			if wt == Q4_0 {
+				w, dot = w4, ks.dotQ4_0Q8_0
+			}
+			rb := nb * wt.BlockBytes()
+			out := make([]float32, nt*nr)
+			matMul(nil, out, Matrix{Type: wt, Rows: nr, Cols: n, Data: w}, x, nt, &ks)
+			for tok := 0; tok < nt; tok++ {
+				for r := 0; r < nr; r++ {
+					key := fmt.Sprintf("%s %d %d", strings.ToLower(wt.String()), tok, r)
+					g := math.Float32frombits(want[key])
+					d := dot(w[r*rb:], xq[tok*nb*blockQ8_0:], nb)
+					m := out[tok*nr+r]
+					if ks.name == refKernels.name {
+						bound := dotBound(wt, w[r*rb:], xq[tok*nb*blockQ8_0:], nb)
+						if math.Abs(float64(d-g)) > bound || math.Abs(float64(m-g)) > bound {
+							t.Errorf("reference %s: dot %v, MatMul %v, ggml %v", key, d, m, g)
+						}
+						continue
+					}
+					if math.Float32bits(d) != want[key] || math.Float32bits(m) != want[key] {
+						t.Errorf("%s %s: dot %v, MatMul %v, ggml %v", ks.name, key, d, m, g)
+					}
+				}
 			}
 		}
 	}
