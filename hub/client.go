@@ -26,7 +26,8 @@ var (
 	ErrSplit        = errors.New("split GGUF files are not supported yet")
 )
 
-// Progress reports a download's state to Client.Progress.
+// Progress reports a download's state to Client.Progress. Each transfer
+// attempt reports first before any byte arrives, with Done == Resumed.
 type Progress struct {
 	File    string // the file's name in its repository, or its URL's base name
 	Done    int64  // bytes on disk so far, including those resumed from an earlier try
