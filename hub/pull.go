@@ -56,7 +56,7 @@ func (c *Client) Pull(ctx context.Context, s *Store, name string) (m *Manifest, 
 	if ref.File != "" {
 		// No listing was read: ask for the checksum before deciding
 		// whether the stored copy is current.
-		if expect, err = c.stat(ctx, src, true, want.Path); err != nil {
+		if expect, err = c.stat(ctx, src, true, ref.Repo+"/"+want.Path); err != nil {
 			return nil, false, err
 		}
 		expect.url = src
