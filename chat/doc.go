@@ -1,0 +1,28 @@
+// Package chat renders a model's chat template: the Jinja2 program stored
+// as tokenizer.chat_template that turns a list of chat messages into the
+// prompt text the model was trained on.
+//
+// Rendering follows Hugging Face transformers' apply_chat_template, the
+// reference for these templates: the template sees messages, tools,
+// documents, add_generation_prompt, bos_token, eos_token and any extra
+// keyword arguments, and may call raise_exception and strftime_now. The
+// environment trims the first newline after a block tag (trim_blocks),
+// strips the indentation before one (lstrip_blocks) and drops a single
+// trailing newline of the source; tojson writes JSON the way Python's
+// json.dumps does with ensure_ascii=False (", " and ": " separators, key
+// order kept, indent and sort_keys honoured).
+//
+// The package carries its own Jinja2 interpreter (lexer, parser and a
+// tree-walking evaluator) rather than a general Go Jinja library because
+// the output must match Python byte for byte, and that depends on Python's
+// value semantics: dictionaries that keep insertion order, str() and repr()
+// of lists, dicts, floats and None, json.dumps formatting, string methods
+// such as split() without arguments, and Jinja2's undefined values. It
+// covers the language published chat templates use: if/elif/else, for
+// loops with else, filters, recursion-free loop variables and loop
+// controls, set (including namespace attributes and block form), macros,
+// call and filter blocks, with, raw, comments, whitespace control, the
+// usual filters and tests, and the str/dict/list methods of the sandbox.
+// Statements that need other templates (extends, include, import) are
+// rejected when the template is parsed.
+package chat
