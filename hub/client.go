@@ -158,10 +158,11 @@ func (c *Client) statusError(resp *http.Response, what string) error {
 	}
 	switch {
 	case code == "GatedRepo":
+		page := c.Endpoint + "/" + repoOf(what)
 		if c.Token == "" {
-			return fmt.Errorf("hub: %s is a gated model (%s): accept its terms on %s, then set HF_TOKEN to an access token: %w", what, detail, c.Endpoint, ErrUnauthorized)
+			return fmt.Errorf("hub: %s is a gated model (%s): accept its terms at %s, then set HF_TOKEN to an access token: %w", what, detail, page, ErrUnauthorized)
 		}
-		return fmt.Errorf("hub: %s is a gated model and HF_TOKEN was refused (%s): accept its terms on %s with the token's account: %w", what, detail, c.Endpoint, ErrUnauthorized)
+		return fmt.Errorf("hub: %s is a gated model and HF_TOKEN was refused (%s): accept its terms at %s with the token's account: %w", what, detail, page, ErrUnauthorized)
 	case code == "RepoNotFound" || code == "EntryNotFound" || code == "RevisionNotFound" || resp.StatusCode == http.StatusNotFound:
 		err := fmt.Errorf("hub: %s: %w (%s)", what, ErrNotFound, detail)
 		if c.Token == "" && resp.StatusCode == http.StatusUnauthorized {
@@ -176,6 +177,14 @@ func (c *Client) statusError(resp *http.Response, what string) error {
 		return fmt.Errorf("hub: %s: %w (%s): check that HF_TOKEN is valid and has access", what, ErrUnauthorized, detail)
 	}
 	return fmt.Errorf("hub: %s: %s", what, detail)
+}
+
+// repoOf is the OWNER/REPO that starts a path like OWNER/REPO/FILE.
+func repoOf(p string) string {
+	if s := strings.SplitN(p, "/", 3); len(s) >= 2 {
+		return s[0] + "/" + s[1]
+	}
+	return p
 }
 
 // repoFile is one file of a repository listing.

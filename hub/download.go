@@ -183,7 +183,7 @@ func (c *Client) download(ctx context.Context, expect remoteFile, fromHub bool, 
 			err = c.fetch(ctx, rf, p, file)
 		}
 		if err == nil {
-			err = c.check(rf, p)
+			err = c.check(rf, p, file)
 		}
 		if err == nil {
 			break
@@ -327,13 +327,13 @@ func (c *Client) fetch(ctx context.Context, rf remoteFile, p *partial, file stri
 }
 
 // check compares a finished transfer with the published size and SHA-256.
-func (c *Client) check(rf remoteFile, p *partial) error {
+func (c *Client) check(rf remoteFile, p *partial, file string) error {
 	if rf.size >= 0 && p.n != rf.size {
-		return fmt.Errorf("hub: %s: got %d bytes, the server published %d: %w", rf.url, p.n, rf.size, ErrChecksum)
+		return fmt.Errorf("hub: %s: got %d bytes, the server published %d: %w", file, p.n, rf.size, ErrChecksum)
 	}
 	if rf.sha256 != "" {
 		if got := p.sum(); got != rf.sha256 {
-			return fmt.Errorf("hub: %s: SHA-256 is %s, the server published %s: %w (the download was discarded)", rf.url, got, rf.sha256, ErrChecksum)
+			return fmt.Errorf("hub: %s: SHA-256 is %s, the server published %s: %w (the download was discarded)", file, got, rf.sha256, ErrChecksum)
 		}
 	}
 	return nil
