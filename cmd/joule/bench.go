@@ -14,7 +14,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/joule-llm/joule/gguf"
 	"github.com/joule-llm/joule/model"
 	"github.com/joule-llm/joule/tensor"
 )
@@ -84,7 +83,7 @@ func bench(cmd *cobra.Command, o benchOptions) error {
 	if err != nil {
 		return err
 	}
-	f, err := gguf.Open(o.model)
+	f, err := openModel(o.model)
 	if err != nil {
 		return err
 	}

@@ -12,7 +12,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/joule-llm/joule/engine"
-	"github.com/joule-llm/joule/gguf"
 	"github.com/joule-llm/joule/model"
 	"github.com/joule-llm/joule/tensor"
 	"github.com/joule-llm/joule/tokenizer"
@@ -95,7 +94,7 @@ func run(cmd *cobra.Command, o runOptions, prompt string) error {
 	if err != nil {
 		return err
 	}
-	f, err := gguf.Open(o.model)
+	f, err := openModel(o.model)
 	if err != nil {
 		return err
 	}

@@ -178,7 +178,7 @@ func serve(cmd *cobra.Command, o serveOptions) error {
 // loadServer loads the model and builds the engine and the API server.
 // The returned file must stay open while the engine runs.
 func loadServer(o serveOptions, id string, kvType tensor.Type, kvMem int64) (_ *engine.Engine, _ *server.Server, _ *gguf.File, err error) {
-	f, err := gguf.Open(o.model)
+	f, err := openModel(o.model)
 	if err != nil {
 		return nil, nil, nil, err
 	}

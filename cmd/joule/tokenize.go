@@ -10,7 +10,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/joule-llm/joule/gguf"
 	"github.com/joule-llm/joule/tokenizer"
 )
 
@@ -90,7 +89,7 @@ func loadTokenizer(o tokenizeOptions) (*tokenizer.Tokenizer, error) {
 	case o.hf != "":
 		return tokenizer.FromHF(o.hf)
 	case o.model != "":
-		f, err := gguf.Open(o.model)
+		f, err := openModel(o.model)
 		if err != nil {
 			return nil, err
 		}
