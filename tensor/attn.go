@@ -103,6 +103,23 @@ func AccumulateF16(out []float32, v []uint16, stride int, ms, vs []float32) {
 	attnKernels.accumulate(out, v, stride, ms, vs)
 }
 
+// Exp32s sets dst[i] to float32(math.Exp(float64(src[i]))) for every i,
+// the very bits of that expression: the softmax weights of attention.
+// dst must be at least as long as src, and may be src.
+func Exp32s(dst, src []float32) {
+	if len(dst) < len(src) {
+		panic("tensor: Exp32s: dst shorter than src")
+	}
+	attnKernels.exp(dst[:len(src)], src)
+}
+
+func exp32sRef(dst, src []float32) {
+	dst = dst[:len(src)]
+	for i, x := range src {
+		dst[i] = float32(math.Exp(float64(x)))
+	}
+}
+
 // halfToFloat converts a binary16 value to float32, as FP16ToFloat32 does,
 // in a form small enough to inline into the reference loops.
 func halfToFloat(h uint16) float32 {

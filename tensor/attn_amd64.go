@@ -2,6 +2,8 @@
 
 package tensor
 
+import "math"
+
 // x86-64 attention kernels, in attn_amd64.s: an AVX2 set (with FMA and
 // F16C) and an AVX-512 set that widens the two loops that matter, the
 // scores and the value updates. Both give the references' bits: products
@@ -75,6 +77,47 @@ func (a attnImpl) round(x []float32) {
 	roundF16Ref(x)
 }
 
+// exp runs math.Exp's own sequence of float64 operations four lanes at a
+// time, which gives its bits only while math.Exp is the FMA version of
+// math/exp_amd64.s (on CPUs with FMA, as every assembly set here needs).
+// expMatchesGo checks that once, against math.Exp itself, and the
+// references take over should a Go release have changed it.
+func (a attnImpl) exp(dst, src []float32) {
+	if n := len(src) &^ 3; n > 0 && a != attnRef && expMatchesGo {
+		if exp32sAVX2(dst[:n], src[:n]) {
+			// Some lane was NaN or positive, outside what the kernel
+			// covers.
+			for i, x := range src[:n] {
+				if !(x <= 0) {
+					dst[i] = float32(math.Exp(float64(x)))
+				}
+			}
+		}
+		dst, src = dst[n:], src[n:]
+	}
+	exp32sRef(dst, src)
+}
+
+var expMatchesGo = x86.avx2 && checkExp()
+
+// checkExp compares the vector exp with math.Exp, bit for bit in float64,
+// on arguments spread over the range the float32 kernel serves and a
+// little beyond. Different code would differ in the last bit of some of
+// them.
+func checkExp() bool {
+	var x, got [1024]float64
+	for i := range x {
+		x[i] = -110 + 115*float64(i)/float64(len(x)) + 1e-3*float64(i%7)
+	}
+	expF64sAVX2(got[:], x[:])
+	for i, v := range x {
+		if math.Float64bits(got[i]) != math.Float64bits(math.Exp(v)) {
+			return false
+		}
+	}
+	return true
+}
+
 // Assembly kernels (attn_amd64.s). dots needs len(out) > 0 and keys for
 // every row; accumulate needs len(out) a positive multiple of 8, len(ms) ==
 // len(vs) > 0 and values for every row; the elementwise kernels need a
@@ -100,3 +143,11 @@ func scaleRoundF16AVX2(x []float32, s float32)
 
 //go:noescape
 func roundF16AVX2(x []float32)
+
+// exp32sAVX2 needs len(src) a positive multiple of 4 and dst as long.
+//
+//go:noescape
+func exp32sAVX2(dst, src []float32) (other bool)
+
+//go:noescape
+func expF64sAVX2(dst, src []float64)

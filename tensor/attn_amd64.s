@@ -530,3 +530,155 @@ roundloop:
 	JNZ  roundloop
 	VZEROUPPER
 	RET
+
+// Exp: the operations of Go's math.Exp on amd64 with FMA (math/exp_amd64.s),
+// four float64 lanes at a time, so that each lane gets the very bits
+// math.Exp returns. Each constant is stored four times, one YMM load.
+DATA expc<>+0(SB)/8, $1.4426950408889634073599246810018920 // log2(e)
+DATA expc<>+8(SB)/8, $1.4426950408889634073599246810018920
+DATA expc<>+16(SB)/8, $1.4426950408889634073599246810018920
+DATA expc<>+24(SB)/8, $1.4426950408889634073599246810018920
+DATA expc<>+32(SB)/8, $0.69314718055966295651160180568695068359375 // ln 2, upper part
+DATA expc<>+40(SB)/8, $0.69314718055966295651160180568695068359375
+DATA expc<>+48(SB)/8, $0.69314718055966295651160180568695068359375
+DATA expc<>+56(SB)/8, $0.69314718055966295651160180568695068359375
+DATA expc<>+64(SB)/8, $0.28235290563031577122588448175013436025525412068e-12 // ln 2, lower part
+DATA expc<>+72(SB)/8, $0.28235290563031577122588448175013436025525412068e-12
+DATA expc<>+80(SB)/8, $0.28235290563031577122588448175013436025525412068e-12
+DATA expc<>+88(SB)/8, $0.28235290563031577122588448175013436025525412068e-12
+DATA expc<>+96(SB)/8, $0.0625
+DATA expc<>+104(SB)/8, $0.0625
+DATA expc<>+112(SB)/8, $0.0625
+DATA expc<>+120(SB)/8, $0.0625
+DATA expc<>+128(SB)/8, $2.4801587301587301587e-5 // 1/8!
+DATA expc<>+136(SB)/8, $2.4801587301587301587e-5
+DATA expc<>+144(SB)/8, $2.4801587301587301587e-5
+DATA expc<>+152(SB)/8, $2.4801587301587301587e-5
+DATA expc<>+160(SB)/8, $1.9841269841269841270e-4 // 1/7!
+DATA expc<>+168(SB)/8, $1.9841269841269841270e-4
+DATA expc<>+176(SB)/8, $1.9841269841269841270e-4
+DATA expc<>+184(SB)/8, $1.9841269841269841270e-4
+DATA expc<>+192(SB)/8, $1.3888888888888888889e-3 // 1/6!
+DATA expc<>+200(SB)/8, $1.3888888888888888889e-3
+DATA expc<>+208(SB)/8, $1.3888888888888888889e-3
+DATA expc<>+216(SB)/8, $1.3888888888888888889e-3
+DATA expc<>+224(SB)/8, $8.3333333333333333333e-3 // 1/5!
+DATA expc<>+232(SB)/8, $8.3333333333333333333e-3
+DATA expc<>+240(SB)/8, $8.3333333333333333333e-3
+DATA expc<>+248(SB)/8, $8.3333333333333333333e-3
+DATA expc<>+256(SB)/8, $4.1666666666666666667e-2 // 1/4!
+DATA expc<>+264(SB)/8, $4.1666666666666666667e-2
+DATA expc<>+272(SB)/8, $4.1666666666666666667e-2
+DATA expc<>+280(SB)/8, $4.1666666666666666667e-2
+DATA expc<>+288(SB)/8, $1.6666666666666666667e-1 // 1/3!
+DATA expc<>+296(SB)/8, $1.6666666666666666667e-1
+DATA expc<>+304(SB)/8, $1.6666666666666666667e-1
+DATA expc<>+312(SB)/8, $1.6666666666666666667e-1
+DATA expc<>+320(SB)/8, $0.5
+DATA expc<>+328(SB)/8, $0.5
+DATA expc<>+336(SB)/8, $0.5
+DATA expc<>+344(SB)/8, $0.5
+DATA expc<>+352(SB)/8, $1.0
+DATA expc<>+360(SB)/8, $1.0
+DATA expc<>+368(SB)/8, $1.0
+DATA expc<>+376(SB)/8, $1.0
+DATA expc<>+384(SB)/8, $2.0
+DATA expc<>+392(SB)/8, $2.0
+DATA expc<>+400(SB)/8, $2.0
+DATA expc<>+408(SB)/8, $2.0
+DATA expc<>+416(SB)/4, $1023 // exponent bias, four int32
+DATA expc<>+420(SB)/4, $1023
+DATA expc<>+424(SB)/4, $1023
+DATA expc<>+428(SB)/4, $1023
+DATA expc<>+432(SB)/4, $-104.0 // float32: below it, float32(math.Exp) is 0
+DATA expc<>+436(SB)/4, $-104.0
+DATA expc<>+440(SB)/4, $-104.0
+DATA expc<>+444(SB)/4, $-104.0
+DATA expc<>+448(SB)/4, $0.0
+DATA expc<>+452(SB)/4, $0.0
+DATA expc<>+456(SB)/4, $0.0
+DATA expc<>+460(SB)/4, $0.0
+GLOBL expc<>(SB), RODATA|NOPTR, $464
+
+// EXP4 sets Y0 to math.Exp of its four lanes, for lanes whose result is a
+// normal float64 after the final scaling (x in about [-708, 709]). It
+// uses Y1-Y3 and X2.
+#define EXP4 \
+	VMULPD expc<>+0(SB), Y0, Y1; \
+	VCVTPD2DQY Y1, X2; \
+	VCVTDQ2PD X2, Y1; \
+	VFNMADD231PD expc<>+32(SB), Y1, Y0; \
+	VFNMADD231PD expc<>+64(SB), Y1, Y0; \
+	VMULPD expc<>+96(SB), Y0, Y0; \
+	VMOVUPD expc<>+128(SB), Y3; \
+	VFMADD213PD expc<>+160(SB), Y0, Y3; \
+	VFMADD213PD expc<>+192(SB), Y0, Y3; \
+	VFMADD213PD expc<>+224(SB), Y0, Y3; \
+	VFMADD213PD expc<>+256(SB), Y0, Y3; \
+	VFMADD213PD expc<>+288(SB), Y0, Y3; \
+	VFMADD213PD expc<>+320(SB), Y0, Y3; \
+	VFMADD213PD expc<>+352(SB), Y0, Y3; \
+	VMULPD Y3, Y0, Y0; \
+	VADDPD expc<>+384(SB), Y0, Y3; \
+	VMULPD Y3, Y0, Y0; \
+	VADDPD expc<>+384(SB), Y0, Y3; \
+	VMULPD Y3, Y0, Y0; \
+	VADDPD expc<>+384(SB), Y0, Y3; \
+	VMULPD Y3, Y0, Y0; \
+	VADDPD expc<>+384(SB), Y0, Y3; \
+	VFMADD213PD expc<>+352(SB), Y3, Y0; \
+	VPADDD expc<>+416(SB), X2, X2; \
+	VPMOVZXDQ X2, Y3; \
+	VPSLLQ $52, Y3, Y3; \
+	VMULPD Y3, Y0, Y0
+
+// func exp32sAVX2(dst, src []float32) (other bool)
+//
+// len(src) is a positive multiple of 4. Lanes below -104 (and -Inf) get
+// 0; other reports whether any lane was NaN or above 0, whose results the
+// caller must compute.
+TEXT ·exp32sAVX2(SB), NOSPLIT, $0-49
+	MOVQ dst_base+0(FP), DI
+	MOVQ src_base+24(FP), SI
+	MOVQ src_len+32(FP), CX
+	XORQ DX, DX
+
+exploop:
+	VMOVUPS (SI), X8
+	VCVTPS2PD X8, Y0
+	EXP4
+	VCVTPD2PSY Y0, X0
+	VCMPPS $1, expc<>+432(SB), X8, X9 // x < -104
+	VANDNPS X0, X9, X0
+	VCMPPS $6, expc<>+448(SB), X8, X10 // !(x <= 0): above 0 or NaN
+	VMOVMSKPS X10, AX
+	ORQ  AX, DX
+	VMOVUPS X0, (DI)
+	ADDQ $16, SI
+	ADDQ $16, DI
+	SUBQ $4, CX
+	JNZ  exploop
+	TESTQ DX, DX
+	SETNE other+48(FP)
+	VZEROUPPER
+	RET
+
+// func expF64sAVX2(dst, src []float64)
+//
+// EXP4 on its own, for the check that it agrees with math.Exp; len(src) is
+// a positive multiple of 4.
+TEXT ·expF64sAVX2(SB), NOSPLIT, $0-48
+	MOVQ dst_base+0(FP), DI
+	MOVQ src_base+24(FP), SI
+	MOVQ src_len+32(FP), CX
+
+exp64loop:
+	VMOVUPD (SI), Y0
+	EXP4
+	VMOVUPD Y0, (DI)
+	ADDQ $32, SI
+	ADDQ $32, DI
+	SUBQ $4, CX
+	JNZ  exp64loop
+	VZEROUPPER
+	RET

@@ -28,3 +28,12 @@ func TestAttnKernelChoice(t *testing.T) {
 		t.Errorf("dispatch chose %s, CPU supports %s", attnKernels, want)
 	}
 }
+
+// TestExpMatchesGo fails when the vector exp no longer reproduces
+// math.Exp (as after a change to math/exp_amd64.s), which leaves Exp32s on
+// the slower reference.
+func TestExpMatchesGo(t *testing.T) {
+	if x86.avx2 && !expMatchesGo {
+		t.Error("the vector exp differs from math.Exp: Exp32s runs the reference")
+	}
+}

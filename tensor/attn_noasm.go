@@ -15,3 +15,4 @@ func (attnImpl) accumulate(out []float32, v []uint16, stride int, ms, vs []float
 func (attnImpl) mad(out []float32, v []uint16, s float32) { madF16Ref(out, v, s) }
 func (attnImpl) scaleRound(x []float32, s float32)        { scaleRoundF16Ref(x, s) }
 func (attnImpl) round(x []float32)                        { roundF16Ref(x) }
+func (attnImpl) exp(dst, src []float32)                   { exp32sRef(dst, src) }

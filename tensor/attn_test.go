@@ -1,10 +1,12 @@
 package tensor
 
 import (
+	"flag"
 	"fmt"
 	"math"
 	"math/big"
 	"math/rand/v2"
+	"runtime"
 	"testing"
 )
 
@@ -440,5 +442,104 @@ func BenchmarkAccumulateF16(b *testing.B) {
 				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*rows), "ns/row")
 			})
 		}
+	}
+}
+
+// expInputs returns arguments for Exp32s: random ones over the range
+// attention uses and beyond, and special values.
+func expInputs(r *rand.Rand) []float32 {
+	x := []float32{0, float32(math.Copysign(0, -1)), -104, -103.97, -103.9, -87.34, -87.33, -1e-45, -1e-38, 1e-30, 1, 88.7, 88.73, 100, -1000,
+		float32(math.Inf(-1)), float32(math.Inf(1)), float32(math.NaN())}
+	for range 4000 {
+		x = append(x, float32(-r.ExpFloat64()*20), float32(r.NormFloat64()*50))
+	}
+	r.Shuffle(len(x), func(i, j int) { x[i], x[j] = x[j], x[i] })
+	return x
+}
+
+func TestExp32s(t *testing.T) {
+	r := rand.New(rand.NewPCG(6, 1))
+	in := expInputs(r)
+	for _, ks := range attnTestSets() {
+		for i, n := 0, 1; i < len(in); i, n = i+n, n%67+1 {
+			src := in[i:min(i+n, len(in))]
+			got := make([]float32, len(src))
+			ks.exp(got, src)
+			for j, x := range src {
+				want := float32(math.Exp(float64(x)))
+				if math.Float32bits(got[j]) != math.Float32bits(want) {
+					t.Fatalf("%s: exp(%g) = %g, want %g", ks, x, got[j], want)
+				}
+			}
+		}
+	}
+}
+
+var exhaustive = flag.Bool("exhaustive", false, "test Exp32s on every float32 from -104 to 0")
+
+// TestExp32sExhaustive compares the assembly exp with math.Exp on the
+// float32 values from -104 to 0, the arguments attention passes it (below
+// -104 the kernel returns 0, as math.Exp rounded to float32 does: e^-104
+// is less than half the smallest float32 subnormal). It takes every 127th
+// (every 997th with -short); go test -exhaustive takes them all, 1.1e9 of
+// them, a minute or more of CPU time.
+func TestExp32sExhaustive(t *testing.T) {
+	step := uint32(127)
+	switch {
+	case *exhaustive:
+		step = 1
+	case testing.Short():
+		step = 997
+	}
+	lo, hi := math.Float32bits(float32(math.Copysign(0, -1))), math.Float32bits(-104)
+	for _, ks := range attnTestSets() {
+		if ks == attnRef {
+			continue // the reference is math.Exp itself
+		}
+		workers := runtime.GOMAXPROCS(0)
+		errs := make(chan error, workers)
+		for w := range workers {
+			go func() {
+				const chunk = 1 << 14
+				src, dst := make([]float32, 0, chunk), make([]float32, chunk)
+				var err error
+				for b := lo + uint32(w)*chunk*step; b <= hi && err == nil; b += uint32(workers) * chunk * step {
+					src = src[:0]
+					for c := b; c <= hi && len(src) < chunk; c += step {
+						src = append(src, math.Float32frombits(c))
+					}
+					ks.exp(dst, src)
+					for i, x := range src {
+						if want := float32(math.Exp(float64(x))); math.Float32bits(dst[i]) != math.Float32bits(want) {
+							err = fmt.Errorf("%s: exp(%g = %#08x) = %g, want %g", ks, x, math.Float32bits(x), dst[i], want)
+							break
+						}
+					}
+				}
+				errs <- err
+			}()
+		}
+		for range workers {
+			if err := <-errs; err != nil {
+				t.Error(err)
+			}
+		}
+	}
+}
+
+func BenchmarkExp32s(b *testing.B) {
+	r := rand.New(rand.NewPCG(1, 2))
+	src := make([]float32, 64)
+	for i := range src {
+		src[i] = float32(-r.ExpFloat64() * 5)
+	}
+	dst := make([]float32, len(src))
+	for _, ks := range attnTestSets() {
+		b.Run(ks.String(), func(b *testing.B) {
+			for b.Loop() {
+				ks.exp(dst, src)
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(src)), "ns/value")
+		})
 	}
 }
