@@ -40,27 +40,37 @@ func attendF16(out, q []float32, keys, vals []uint16, kStride, vStride, n int, s
 // new state. q must already be rounded to fp16, and out hold fp16 values.
 //
 // It takes the positions in runs of up to flashRun: the scores of a run
-// first (tensor.DotsF16Q), then the softmax factors, then the value
-// updates (tensor.AccumulateF16), which keep out in registers over the
-// run. For one element of out the operations are those of the position by
-// position loop: when the maximum grows, out is scaled by ms and rounded
-// to fp16, and then out = fma(v, vs, out) rounded to fp16. AccumulateF16
-// skips the scaling when ms is 1, which changes nothing as out holds fp16
-// values.
+// first (tensor.DotsF16Q), then the softmax factors (their exponentials
+// all at once, with tensor.Exp32s, which gives exp32's bits), then the
+// value updates (tensor.AccumulateF16), which keep out in registers over
+// the run. For one element of out the operations are those of the
+// position by position loop: when the maximum grows, out is scaled by ms
+// and rounded to fp16, and then out = fma(v, vs, out) rounded to fp16.
+// AccumulateF16 skips the scaling when ms is 1, which changes nothing as
+// out holds fp16 values.
 func flashF16(out, q []float32, keys, vals []uint16, kStride, vStride, n int, scale float32, s softmax) softmax {
-	var sc, ms, vs [flashRun]float32
+	var e, ms, vs [flashRun]float32
+	var grew [flashRun]bool
 	m, sum := s.max, s.sum
 	for t0 := 0; t0 < n; t0 += flashRun {
 		c := min(flashRun, n-t0)
-		tensor.DotsF16Q(sc[:c], q, keys[t0*kStride:], kStride)
-		for t, d := range sc[:c] {
+		tensor.DotsF16Q(e[:c], q, keys[t0*kStride:], kStride)
+		// The exponents: m - x where the scaled score x is a new maximum
+		// m (ms = exp(m - x), vs = 1), else x - m (ms = 1, vs = exp(x - m)).
+		for t, d := range e[:c] {
 			x := d * scale
-			ms[t], vs[t] = 1, 1
-			if x > m {
-				ms[t] = exp32(m - x)
+			if grew[t] = x > m; grew[t] {
+				e[t] = m - x
 				m = x
 			} else {
-				vs[t] = exp32(x - m)
+				e[t] = x - m
+			}
+		}
+		tensor.Exp32s(e[:c], e[:c])
+		for t, f := range e[:c] {
+			ms[t], vs[t] = 1, f
+			if grew[t] {
+				ms[t], vs[t] = f, 1
 			}
 			sum = sum*ms[t] + vs[t]
 		}
