@@ -8,9 +8,10 @@ import (
 	"github.com/joule-llm/joule/gguf"
 )
 
-// Config holds the hyperparameters of a llama model, read from the GGUF
-// metadata under the "llama." prefix.
+// Config holds the hyperparameters of a model, read from the GGUF
+// metadata under the prefix of its architecture ("llama.", "qwen2.", ...).
 type Config struct {
+	Arch               string  // general.architecture
 	VocabSize          int     // tokens in the vocabulary (rows of token_embd)
 	ContextLength      int     // the context the model was trained for
 	EmbeddingLength    int     // width of the residual stream
@@ -21,32 +22,46 @@ type Config struct {
 	KeyLength          int     // width of one query/key head
 	ValueLength        int     // width of one value head
 	RMSEpsilon         float32 // added to the mean square in RMSNorm
-	AttentionScale     float32 // multiplies q·k; 1/sqrt(KeyLength) unless the file sets attention.scale
+	AttentionScale     float32 // multiplies q·k: 1/sqrt(KeyLength)
+	RopeType           RopeType
 	RopeFreqBase       float32 // base of the RoPE frequencies
-	RopeFreqScale      float32 // positions are multiplied by this (linear RoPE scaling); 1 means none
+	RopeFreqScale      float32 // angles are multiplied by this (linear scaling, YaRN's interpolation); 1 means none
 	RopeDimensionCount int     // leading dimensions of each head that RoPE rotates
+
+	// YaRN (rope.scaling.type "yarn"), as llama.cpp applies it: pairs
+	// turning fast enough keep their unscaled angle, slow ones take the
+	// scaled angle, with a linear ramp between, and the cos/sin table is
+	// multiplied by 1 + 0.1·ln(1/RopeFreqScale).
+	RopeExtFactor    float32 // weight of the unscaled angle along the ramp: 1 with YaRN, 0 without
+	RopeAttnFactor   float32 // multiplies the cos/sin table before YaRN's correction; 1 means none
+	RopeYarnBetaFast float32 // the ramp starts at pairs turning this many times over RopeOrigContext; 32
+	RopeYarnBetaSlow float32 // and ends at pairs turning this many times; 1
+	RopeOrigContext  int     // rope.scaling.original_context_length; ContextLength when absent
 }
 
-const arch = "llama"
-
-// ReadConfig reads the llama hyperparameters from f's metadata and checks
-// that they are consistent. Defaults follow llama.cpp: head_count_kv =
-// head_count, key_length = value_length = embedding_length / head_count,
-// attention.scale = 1/sqrt(key_length), rope.freq_base = 10000,
-// rope.dimension_count = key_length.
+// ReadConfig reads the hyperparameters from f's metadata, under the prefix
+// of its general.architecture, and checks that they are consistent. It
+// fails for an architecture Load does not implement, naming those it
+// does. Defaults follow llama.cpp: head_count_kv = head_count, key_length
+// = value_length = embedding_length / head_count, rope.freq_base = 10000,
+// rope.dimension_count = key_length, rope.scaling.type = "linear" (which
+// without rope.scaling.factor scales nothing).
 func ReadConfig(f *gguf.File) (Config, error) {
 	var c Config
 	a, err := f.String("general.architecture")
 	if err != nil {
 		return c, fmt.Errorf("model: %w", err)
 	}
-	if a != arch {
-		return c, fmt.Errorf("model: architecture %q is not supported (want %q)", a, arch)
+	fam, err := lookupFamily(a)
+	if err != nil {
+		return c, err
 	}
-	if n, err := optUint(f, arch+".expert_count", 0); err != nil {
+	c.Arch, c.RopeType = a, fam.rope
+	p := a + "."
+	if n, err := optUint(f, p+"expert_count", 0); err != nil {
 		return c, err
 	} else if n > 0 {
-		return c, fmt.Errorf("model: %s.expert_count = %d: mixture-of-experts models are not supported", arch, n)
+		return c, fmt.Errorf("model: %sexpert_count = %d: mixture-of-experts models are not supported", p, n)
 	}
 
 	required := []struct {
@@ -60,59 +75,126 @@ func ReadConfig(f *gguf.File) (Config, error) {
 		{"attention.head_count", &c.HeadCount},
 	}
 	for _, r := range required {
-		if *r.dst, err = reqUint(f, arch+"."+r.key); err != nil {
+		if *r.dst, err = reqUint(f, p+r.key); err != nil {
 			return c, err
 		}
 	}
-	eps, err := f.Float(arch + ".attention.layer_norm_rms_epsilon")
+	eps, err := f.Float(p + "attention.layer_norm_rms_epsilon")
 	if err != nil {
 		return c, fmt.Errorf("model: %w", err)
 	}
 	c.RMSEpsilon = float32(eps)
 
-	if c.HeadCountKV, err = optUint(f, arch+".attention.head_count_kv", c.HeadCount); err != nil {
+	if c.HeadCountKV, err = optUint(f, p+"attention.head_count_kv", c.HeadCount); err != nil {
 		return c, err
 	}
 	if c.HeadCount > 0 && c.EmbeddingLength%c.HeadCount == 0 {
 		def := c.EmbeddingLength / c.HeadCount
-		if c.KeyLength, err = optUint(f, arch+".attention.key_length", def); err != nil {
+		if c.KeyLength, err = optUint(f, p+"attention.key_length", def); err != nil {
 			return c, err
 		}
-		if c.ValueLength, err = optUint(f, arch+".attention.value_length", def); err != nil {
+		if c.ValueLength, err = optUint(f, p+"attention.value_length", def); err != nil {
 			return c, err
 		}
 	} else {
-		if c.KeyLength, err = reqUint(f, arch+".attention.key_length"); err != nil {
+		if c.KeyLength, err = reqUint(f, p+"attention.key_length"); err != nil {
 			return c, err
 		}
-		if c.ValueLength, err = reqUint(f, arch+".attention.value_length"); err != nil {
+		if c.ValueLength, err = reqUint(f, p+"attention.value_length"); err != nil {
 			return c, err
 		}
 	}
-	scale, err := optFloat(f, arch+".attention.scale", 0)
-	if err != nil {
-		return c, err
+	var scale float64
+	if fam.attnScaleKey {
+		if scale, err = optFloat(f, p+"attention.scale", 0); err != nil {
+			return c, err
+		}
 	}
 	c.AttentionScale = float32(scale)
 	if scale == 0 && c.KeyLength > 0 {
 		c.AttentionScale = 1 / float32(math.Sqrt(float64(c.KeyLength)))
 	}
-	if c.RopeDimensionCount, err = optUint(f, arch+".rope.dimension_count", c.KeyLength); err != nil {
+	if c.RopeDimensionCount, err = optUint(f, p+"rope.dimension_count", c.KeyLength); err != nil {
 		return c, err
 	}
-	base, err := optFloat(f, arch+".rope.freq_base", 10000)
+	base, err := optFloat(f, p+"rope.freq_base", 10000)
 	if err != nil {
 		return c, err
 	}
 	c.RopeFreqBase = float32(base)
-	if c.RopeFreqScale, err = ropeScale(f); err != nil {
+	if err := readRopeScaling(f, p, &c); err != nil {
 		return c, err
 	}
-	if c.VocabSize, err = vocabSize(f); err != nil {
+	if c.VocabSize, err = vocabSize(f, p); err != nil {
 		return c, err
 	}
 	return c, c.validate()
 }
+
+// readRopeScaling reads rope.scaling.* the way llama.cpp sets up its
+// context: the type defaults to "linear", the factor f (or the older
+// rope.scale_linear) makes the frequency scale 1/f, "none" scales nothing,
+// and "yarn" turns on the extrapolation ramp with llama.cpp's defaults
+// (beta_fast 32, beta_slow 1) and sets the magnitude factor so that,
+// after the rope kernel's own 1 + 0.1·ln(f), the table is scaled by
+// about 1 + 0.1·ln(f) once.
+func readRopeScaling(f *gguf.File, p string, c *Config) error {
+	typ := "linear"
+	if f.Has(p + "rope.scaling.type") {
+		var err error
+		if typ, err = f.String(p + "rope.scaling.type"); err != nil {
+			return fmt.Errorf("model: %w", err)
+		}
+	}
+	factor, err := optFloat(f, p+"rope.scaling.factor", 0)
+	if err != nil {
+		return err
+	}
+	if !f.Has(p + "rope.scaling.factor") {
+		if factor, err = optFloat(f, p+"rope.scale_linear", 0); err != nil {
+			return err
+		}
+	}
+	attn, err := optFloat(f, p+"rope.scaling.attn_factor", 1)
+	if err != nil {
+		return err
+	}
+	if c.RopeOrigContext, err = optUint(f, p+"rope.scaling.original_context_length", 0); err != nil {
+		return err
+	}
+	if c.RopeOrigContext == 0 {
+		c.RopeOrigContext = c.ContextLength
+	}
+	c.RopeFreqScale = 1
+	if factor != 0 {
+		c.RopeFreqScale = 1 / float32(factor)
+	}
+	c.RopeAttnFactor = 1
+	c.RopeYarnBetaFast, c.RopeYarnBetaSlow = 32, 1
+	switch typ {
+	case "none":
+		c.RopeFreqScale = 1
+	case "linear":
+	case "yarn":
+		c.RopeExtFactor = 1
+		if !(c.RopeFreqScale > 0) {
+			break // validate reports it
+		}
+		// All in float32, as llama.cpp computes it.
+		fac := 1 / c.RopeFreqScale
+		m := float32(1)
+		if fac > 1 {
+			m = 0.1*logf(fac) + 1
+		}
+		c.RopeAttnFactor = m * (1 / (1 + 0.1*logf(fac)))
+	default:
+		return fmt.Errorf("model: %srope.scaling.type %q is not supported (want none, linear or yarn)", p, typ)
+	}
+	c.RopeAttnFactor *= float32(attn)
+	return nil
+}
+
+func logf(x float32) float32 { return float32(math.Log(float64(x))) }
 
 func (c Config) validate() error {
 	positive := []struct {
@@ -149,14 +231,20 @@ func (c Config) validate() error {
 	if !(c.RopeFreqScale > 0) {
 		return fmt.Errorf("model: rope frequency scale %g must be positive", c.RopeFreqScale)
 	}
+	if !(c.RopeAttnFactor > 0) || math.IsInf(float64(c.RopeAttnFactor), 0) {
+		return fmt.Errorf("model: rope.scaling.attn_factor gives a table scale of %g", c.RopeAttnFactor)
+	}
+	if c.RopeOrigContext <= 0 {
+		return fmt.Errorf("model: rope.scaling.original_context_length %d must be positive", c.RopeOrigContext)
+	}
 	return nil
 }
 
 // vocabSize follows llama.cpp: the explicit key if present, else the
 // tokenizer's token list; Load checks it against token_embd.
-func vocabSize(f *gguf.File) (int, error) {
-	if f.Has(arch + ".vocab_size") {
-		return reqUint(f, arch+".vocab_size")
+func vocabSize(f *gguf.File, p string) (int, error) {
+	if f.Has(p + "vocab_size") {
+		return reqUint(f, p+"vocab_size")
 	}
 	if f.Has("tokenizer.ggml.tokens") {
 		toks, err := f.Strings("tokenizer.ggml.tokens")
@@ -168,39 +256,7 @@ func vocabSize(f *gguf.File) (int, error) {
 	if t, ok := f.Tensor("token_embd.weight"); ok && len(t.Dims) == 2 {
 		return int(t.Dims[1]), nil
 	}
-	return 0, fmt.Errorf("model: no vocabulary size: none of %s.vocab_size, tokenizer.ggml.tokens, token_embd.weight", arch)
-}
-
-// ropeScale returns the linear position scale. Only the scaling llama.cpp
-// applies without extra parameters (none, linear) is supported.
-func ropeScale(f *gguf.File) (float32, error) {
-	typ := "none"
-	if f.Has(arch + ".rope.scaling.type") {
-		var err error
-		if typ, err = f.String(arch + ".rope.scaling.type"); err != nil {
-			return 0, fmt.Errorf("model: %w", err)
-		}
-	}
-	factor, err := optFloat(f, arch+".rope.scaling.factor", 0)
-	if err != nil {
-		return 0, err
-	}
-	if factor == 0 {
-		// The older key, used before rope.scaling.* existed.
-		if factor, err = optFloat(f, arch+".rope.scale_linear", 0); err != nil {
-			return 0, err
-		}
-	}
-	switch typ {
-	case "none":
-		return 1, nil
-	case "linear":
-		if factor <= 0 || factor == 1 {
-			return 1, nil
-		}
-		return float32(1 / factor), nil
-	}
-	return 0, fmt.Errorf("model: %s.rope.scaling.type %q is not supported", arch, typ)
+	return 0, fmt.Errorf("model: no vocabulary size: none of %svocab_size, tokenizer.ggml.tokens, token_embd.weight", p)
 }
 
 func reqUint(f *gguf.File, key string) (int, error) {

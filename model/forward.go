@@ -97,11 +97,10 @@ func (m *Model) run(p *tensor.Pool, w *Workspace, cache *kv.Storage, logits []fl
 			return fmt.Errorf("model: token embedding: %w", err)
 		}
 	}
-	step := m.ropeStep()
 	outRows := 0
 	for _, sp := range w.spans {
 		for i := range sp.n {
-			m.ropeRow(w.rope[(sp.row+i)*d:][:d], sp.pos+i, step)
+			m.rope.row(w.rope[(sp.row+i)*d:][:d], sp.pos+i)
 		}
 		outRows += sp.out
 	}
@@ -119,8 +118,11 @@ func (m *Model) run(p *tensor.Pool, w *Workspace, cache *kv.Storage, logits []fl
 
 		k, v := w.k[:n*L.wk.Rows], w.v[:n*L.wv.Rows]
 		tensor.MatMul(p, k, L.wk, xb, n)
+		addBias(k, L.bk)
+		headNorm(k, L.kNorm, c.RMSEpsilon)
+		ropeHeads(k, w.rope, n, c.HeadCountKV, c.KeyLength, d, c.RopeType)
 		tensor.MatMul(p, v, L.wv, xb, n)
-		ropeHeads(k, w.rope, n, c.HeadCountKV, c.KeyLength, d)
+		addBias(v, L.bv)
 		w.store(li, k, v)
 		if last {
 			if outRows == 0 {
@@ -138,7 +140,9 @@ func (m *Model) run(p *tensor.Pool, w *Workspace, cache *kv.Storage, logits []fl
 
 		q := w.q[:rows*L.wq.Rows]
 		tensor.MatMul(p, q, L.wq, xb, rows)
-		ropeHeads(q, w.rope, rows, c.HeadCount, c.KeyLength, d)
+		addBias(q, L.bq)
+		headNorm(q, L.qNorm, c.RMSEpsilon)
+		ropeHeads(q, w.rope, rows, c.HeadCount, c.KeyLength, d, c.RopeType)
 		w.attn.layer = li
 		w.planAttention(threads)
 		if threads > 1 {
@@ -147,6 +151,7 @@ func (m *Model) run(p *tensor.Pool, w *Workspace, cache *kv.Storage, logits []fl
 			w.attendWorker(0, 1)
 		}
 		tensor.MatMul(p, xb, L.wo, w.att[:rows*L.wo.Cols], rows)
+		addBias(xb, L.bo)
 		add(x, xb)
 
 		for i := range rows {
@@ -156,8 +161,11 @@ func (m *Model) run(p *tensor.Pool, w *Workspace, cache *kv.Storage, logits []fl
 		gate, up := w.gate[:rows*F], w.up[:rows*F]
 		tensor.MatMul(p, gate, L.gate, xb, rows)
 		tensor.MatMul(p, up, L.up, xb, rows)
+		addBias(gate, L.bGate)
+		addBias(up, L.bUp)
 		swiGLU(gate, up)
 		tensor.MatMul(p, xb, L.down, gate, rows)
+		addBias(xb, L.bDown)
 		add(x, xb)
 	}
 	if outRows == 0 {
@@ -168,6 +176,7 @@ func (m *Model) run(p *tensor.Pool, w *Workspace, cache *kv.Storage, logits []fl
 		rmsNorm(xb[i*E:(i+1)*E], x[i*E:(i+1)*E], m.norm, c.RMSEpsilon)
 	}
 	tensor.MatMul(p, logits, m.output, xb, rows)
+	addBias(logits, m.outputBias)
 	return nil
 }
 
@@ -237,6 +246,29 @@ func rmsNorm(out, x, w []float32, eps float32) {
 	}
 }
 
+// addBias adds b to every row of x, a whole number of rows of len(b); a
+// nil b adds nothing.
+func addBias(x, b []float32) {
+	if b == nil {
+		return
+	}
+	for r := 0; r < len(x); r += len(b) {
+		add(x[r:r+len(b)], b)
+	}
+}
+
+// headNorm applies RMSNorm with weights w to every head (len(w) values)
+// of x in place; a nil w does nothing.
+func headNorm(x, w []float32, eps float32) {
+	if w == nil {
+		return
+	}
+	for h := 0; h < len(x); h += len(w) {
+		v := x[h : h+len(w)]
+		rmsNorm(v, v, w, eps)
+	}
+}
+
 func add(x, y []float32) {
 	y = y[:len(x)]
 	for i := range x {
@@ -253,46 +285,3 @@ func swiGLU(gate, up []float32) {
 }
 
 func exp32(x float32) float32 { return float32(math.Exp(float64(x))) }
-
-// ropeStep is the ratio between the angles of consecutive RoPE pairs,
-// base^(-2/n_rot).
-func (m *Model) ropeStep() float32 {
-	c := &m.Config
-	return float32(math.Pow(float64(c.RopeFreqBase), float64(-2/float32(c.RopeDimensionCount))))
-}
-
-// ropeRow fills t with the cos/sin pairs of position pos, computed the way
-// ggml's rope cache does: the angle of pair j is pos * base^(-2j/n_rot),
-// stepped by repeated float32 multiplication by step (ropeStep).
-func (m *Model) ropeRow(t []float32, pos int, step float32) {
-	c := &m.Config
-	theta := float32(pos)
-	for j := 0; j < len(t); j += 2 {
-		a := theta
-		if m.ropeFreqs != nil {
-			a /= m.ropeFreqs[j/2]
-		}
-		a *= c.RopeFreqScale
-		t[j] = float32(math.Cos(float64(a)))
-		t[j+1] = float32(math.Sin(float64(a)))
-		theta *= step
-	}
-}
-
-// ropeHeads rotates adjacent pairs (x[2j], x[2j+1]) of the first d
-// dimensions of every head of n rows of heads*headDim, row i by row i of
-// the table of cos/sin pairs (d values a row).
-func ropeHeads(x, table []float32, n, heads, headDim, d int) {
-	for i := range n {
-		t := table[i*d : (i+1)*d]
-		for h := range heads {
-			v := x[(i*heads+h)*headDim:][:d]
-			for j := 0; j < d; j += 2 {
-				x0, x1 := v[j], v[j+1]
-				cos, sin := t[j], t[j+1]
-				v[j] = x0*cos - x1*sin
-				v[j+1] = x0*sin + x1*cos
-			}
-		}
-	}
-}

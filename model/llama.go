@@ -8,34 +8,48 @@ import (
 	"github.com/joule-llm/joule/tensor"
 )
 
-// Model is a loaded llama model. Its weight matrices alias the memory of
-// the gguf.File it was loaded from, which must stay open while the model is
-// used. A Model is read-only: any number of States may use it at once.
+// Model is a loaded model of one of the architectures Architectures
+// lists. Its weight matrices alias the memory of the gguf.File it was
+// loaded from, which must stay open while the model is used. A Model is
+// read-only: any number of States may use it at once.
 type Model struct {
 	Config Config
 
-	embd      tensor.Matrix // token_embd: VocabSize rows of EmbeddingLength
-	layers    []layer
-	norm      []float32     // output_norm
-	output    tensor.Matrix // the classifier; token_embd when the file ties them
-	ropeFreqs []float32     // per-pair frequency divisors (rope_freqs.weight), or nil
-	tied      bool
+	embd       tensor.Matrix // token_embd: VocabSize rows of EmbeddingLength
+	layers     []layer
+	norm       []float32     // output_norm
+	output     tensor.Matrix // the classifier; token_embd when the file ties them
+	outputBias []float32     // output.bias, or nil
+	rope       ropeTable
+	tied       bool
 }
 
+// layer holds one block's weights. The vectors a file may leave out are
+// nil when it does.
 type layer struct {
-	attnNorm   []float32
-	wq, wk, wv tensor.Matrix
-	wo         tensor.Matrix
-	ffnNorm    []float32
-	gate, up   tensor.Matrix
-	down       tensor.Matrix
+	attnNorm     []float32
+	wq, wk, wv   tensor.Matrix
+	bq, bk, bv   []float32 // projection biases
+	qNorm, kNorm []float32 // per-head RMSNorm weights of queries and keys
+	wo           tensor.Matrix
+	bo           []float32
+	ffnNorm      []float32
+	gate, up     tensor.Matrix
+	down         tensor.Matrix
+	bGate, bUp   []float32
+	bDown        []float32
 }
 
-// Load reads the configuration and binds every tensor of a llama GGUF file,
-// checking each one's presence, type and shape. Matrices are not copied;
-// the small norm vectors are decoded to float32.
+// Load reads the configuration and binds every tensor of a GGUF file of a
+// supported architecture, checking each one's presence, type and shape. It
+// refuses a file with a tensor the architecture does not use. Matrices are
+// not copied; the small norm and bias vectors are decoded to float32.
 func Load(f *gguf.File) (*Model, error) {
 	c, err := ReadConfig(f)
+	if err != nil {
+		return nil, err
+	}
+	fam, err := lookupFamily(c.Arch)
 	if err != nil {
 		return nil, err
 	}
@@ -57,13 +71,18 @@ func Load(f *gguf.File) (*Model, error) {
 	} else {
 		m.output, m.tied = m.embd, true
 	}
-	if _, ok := f.Tensor("rope_freqs.weight"); ok {
-		m.ropeFreqs = l.vector("rope_freqs.weight", c.RopeDimensionCount/2)
+	if fam.outputBias {
+		m.outputBias = l.optVector("output.bias", V)
 	}
+	var freqs []float32
+	if fam.ropeFreqs {
+		freqs = l.optVector("rope_freqs.weight", c.RopeDimensionCount/2)
+	}
+	m.rope = newRopeTable(&c, freqs)
 	m.layers = make([]layer, c.BlockCount)
 	for i := range m.layers {
 		p := fmt.Sprintf("blk.%d.", i)
-		m.layers[i] = layer{
+		L := layer{
 			attnNorm: l.vector(p+"attn_norm.weight", E),
 			wq:       l.matrix(p+"attn_q.weight", E, qDim),
 			wk:       l.matrix(p+"attn_k.weight", E, kDim),
@@ -74,15 +93,34 @@ func Load(f *gguf.File) (*Model, error) {
 			up:       l.matrix(p+"ffn_up.weight", E, c.FeedForwardLength),
 			down:     l.matrix(p+"ffn_down.weight", c.FeedForwardLength, E),
 		}
+		if fam.qkvBias {
+			L.bq = l.optVector(p+"attn_q.bias", qDim)
+			L.bk = l.optVector(p+"attn_k.bias", kDim)
+			L.bv = l.optVector(p+"attn_v.bias", vDim)
+		}
+		if fam.qkNorm {
+			L.qNorm = l.vector(p+"attn_q_norm.weight", c.KeyLength)
+			L.kNorm = l.vector(p+"attn_k_norm.weight", c.KeyLength)
+		}
+		if fam.outBias {
+			L.bo = l.optVector(p+"attn_output.bias", E)
+		}
+		if fam.ffnBias {
+			L.bGate = l.optVector(p+"ffn_gate.bias", c.FeedForwardLength)
+			L.bUp = l.optVector(p+"ffn_up.bias", c.FeedForwardLength)
+			L.bDown = l.optVector(p+"ffn_down.bias", E)
+		}
+		m.layers[i] = L
 	}
 	if l.err != nil {
 		return nil, l.err
 	}
-	// A tensor this code does not read (a bias, an expert) means the file
-	// describes a model it would compute wrongly.
+	// A tensor this code does not read (a bias the architecture has no
+	// place for, an expert) means the file describes a model it would
+	// compute wrongly.
 	for _, t := range f.Tensors {
 		if !l.used[t.Name] {
-			return nil, fmt.Errorf("model: unexpected tensor %q in a %s model", t.Name, arch)
+			return nil, fmt.Errorf("model: unexpected tensor %q in a %s model", t.Name, c.Arch)
 		}
 	}
 	return m, nil
@@ -129,6 +167,15 @@ func (l *loader) matrix(name string, cols, rows int) tensor.Matrix {
 		l.err = fmt.Errorf("model: tensor %q: %w", name, err)
 	}
 	return m
+}
+
+// optVector is vector for a tensor the file may leave out: nil when it
+// does.
+func (l *loader) optVector(name string, n int) []float32 {
+	if _, ok := l.f.Tensor(name); !ok {
+		return nil
+	}
+	return l.vector(name, n)
 }
 
 // vector decodes a 1-D tensor of n elements.

@@ -59,9 +59,10 @@ func rewrite(t *testing.T, f *gguf.File,
 func TestReadConfig(t *testing.T) {
 	f, m := randomModel(t, llamatest.RandomConfig{Embd: 64, Layers: 3, Heads: 8, KVHeads: 2, FF: 172, Vocab: 300, Ctx: 128, RopeBase: 5000, Eps: 1e-6})
 	want := Config{
-		VocabSize: 300, ContextLength: 128, EmbeddingLength: 64, BlockCount: 3, FeedForwardLength: 172,
+		Arch: "llama", VocabSize: 300, ContextLength: 128, EmbeddingLength: 64, BlockCount: 3, FeedForwardLength: 172,
 		HeadCount: 8, HeadCountKV: 2, KeyLength: 8, ValueLength: 8, RMSEpsilon: 1e-6,
-		AttentionScale: float32(1 / math.Sqrt(8)), RopeFreqBase: 5000, RopeFreqScale: 1, RopeDimensionCount: 8,
+		AttentionScale: float32(1 / math.Sqrt(8)), RopeType: RopeNorm, RopeFreqBase: 5000, RopeFreqScale: 1, RopeDimensionCount: 8,
+		RopeAttnFactor: 1, RopeYarnBetaFast: 32, RopeYarnBetaSlow: 1, RopeOrigContext: 128,
 	}
 	if m.Config != want {
 		t.Errorf("Config = %+v\nwant     %+v", m.Config, want)
@@ -82,12 +83,14 @@ func TestReadConfig(t *testing.T) {
 		t.Errorf("defaults: %+v", c)
 	}
 
+	// llama.cpp reads no attention.scale for llama: q·k is scaled by
+	// 1/sqrt(head size) whatever the file says.
 	scaled := rewrite(t, f, nil, nil, func(w *gguf.Writer) {
 		w.Set("llama.rope.scaling.type", "linear")
 		w.Set("llama.rope.scaling.factor", float32(4))
 		w.Set("llama.attention.scale", float32(0.125))
 	})
-	if c, err := ReadConfig(scaled); err != nil || c.RopeFreqScale != 0.25 || c.AttentionScale != 0.125 {
+	if c, err := ReadConfig(scaled); err != nil || c.RopeFreqScale != 0.25 || c.AttentionScale != want.AttentionScale {
 		t.Errorf("linear scaling: rope scale %v, attention scale %v, %v", c.RopeFreqScale, c.AttentionScale, err)
 	}
 }
@@ -129,7 +132,7 @@ func TestLoadErrors(t *testing.T) {
 		{"other architecture", setKey("general.architecture", "gpt2"), nil, nil, `"gpt2"`},
 		{"heads not a multiple", setKey("llama.attention.head_count_kv", uint32(3)), nil, nil, "multiple"},
 		{"block_count a string", setKey("llama.block_count", "two"), nil, nil, "llama.block_count"},
-		{"yarn", nil, nil, func(w *gguf.Writer) { w.Set("llama.rope.scaling.type", "yarn") }, "yarn"},
+		{"longrope", nil, nil, func(w *gguf.Writer) { w.Set("llama.rope.scaling.type", "longrope") }, "longrope"},
 		{"experts", nil, nil, func(w *gguf.Writer) { w.Set("llama.expert_count", uint32(8)) }, "expert"},
 		{"missing tensor", nil, onTensor("blk.1.ffn_up.weight", drop), nil, `"blk.1.ffn_up.weight" is missing`},
 		{"missing norm", nil, onTensor("output_norm.weight", drop), nil, `"output_norm.weight" is missing`},
@@ -141,8 +144,11 @@ func TestLoadErrors(t *testing.T) {
 		}), nil, `"blk.0.attn_v.weight": tensor: matmul with I32 weights is not supported`},
 		{"vocab mismatch", setKey("llama.vocab_size", uint32(500)), nil, nil, `"token_embd.weight" has shape [64 320], want [64 500]`},
 		{"extra tensor", nil, nil, func(w *gguf.Writer) {
-			w.AddTensor("blk.0.attn_q.bias", tensor.F32, []uint64{64}, make([]byte, 256))
-		}, `unexpected tensor "blk.0.attn_q.bias"`},
+			w.AddTensor("blk.0.attn_q_norm.weight", tensor.F32, []uint64{16}, make([]byte, 64))
+		}, `unexpected tensor "blk.0.attn_q_norm.weight"`},
+		{"bias of the wrong size", nil, nil, func(w *gguf.Writer) {
+			w.AddTensor("blk.0.attn_q.bias", tensor.F32, []uint64{32}, make([]byte, 128))
+		}, `"blk.0.attn_q.bias" has shape [32], want [64]`},
 	}
 	for _, tt := range tests {
 		g := rewrite(t, f, tt.kv, tt.tn, tt.extra)

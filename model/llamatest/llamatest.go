@@ -1,6 +1,7 @@
-// Package llamatest writes small llama GGUF files with deterministic random
-// weights and a byte-fallback SentencePiece-style vocabulary, for tests and
-// benchmarks that need a model of a given shape and weight type.
+// Package llamatest writes small GGUF models (llama, qwen2, qwen3) with
+// deterministic random weights and a byte-fallback SentencePiece-style
+// vocabulary, for tests and benchmarks that need a model of a given shape,
+// architecture and weight type.
 package llamatest
 
 import (
@@ -15,10 +16,11 @@ import (
 	"github.com/joule-llm/joule/tensor"
 )
 
-// RandomConfig describes a random llama model. Zero fields take the
-// defaults noted.
+// RandomConfig describes a random model. Zero fields take the defaults
+// noted.
 type RandomConfig struct {
-	Name     string      // general.name; "random-llama"
+	Arch     string      // general.architecture: "llama", "qwen2" or "qwen3"; "llama"
+	Name     string      // general.name; "random-" + Arch
 	Embd     int         // embedding length; 64
 	Layers   int         // blocks; 2
 	Heads    int         // query heads; 4
@@ -32,6 +34,22 @@ type RandomConfig struct {
 	Seed     uint64      // weights are a function of Seed and the tensor name only
 	RopeBase float32     // 10000
 	Eps      float32     // RMSNorm epsilon; 1e-5
+
+	// Bias adds every bias tensor llama.cpp accepts for the architecture:
+	// q, k, v, attention output and feed-forward for llama; q, k, v and
+	// the output classifier for qwen2; q, k and v for qwen3. qwen2 files
+	// always have the q, k and v biases, as Qwen2 checkpoints do.
+	Bias bool
+	// RopeFreqs writes rope_freqs.weight (llama only): per-pair divisors
+	// of the RoPE frequencies as Llama 3 files carry them, here rising
+	// from 1 for the fastest pair to 8 for the slowest.
+	RopeFreqs bool
+	// Rope scaling metadata: rope.scaling.type ("" writes no type key,
+	// which llama.cpp reads as "linear"), rope.scaling.factor (written
+	// when not 0) and rope.scaling.original_context_length (when not 0).
+	RopeScalingType   string
+	RopeScalingFactor float32
+	RopeOrigCtx       int
 }
 
 // MinVocab is the smallest vocabulary: <unk>, <s>, </s> and 256 byte tokens.
@@ -43,8 +61,11 @@ func (c RandomConfig) withDefaults() RandomConfig {
 			*v = d
 		}
 	}
+	if c.Arch == "" {
+		c.Arch = "llama"
+	}
 	if c.Name == "" {
-		c.Name = "random-llama"
+		c.Name = "random-" + c.Arch
 	}
 	def(&c.Embd, 64)
 	def(&c.Layers, 2)
@@ -69,14 +90,50 @@ func (c RandomConfig) withDefaults() RandomConfig {
 // WriteRandomLlama writes.
 func (c RandomConfig) Filled() RandomConfig { return c.withDefaults() }
 
-// WriteRandomLlama writes a GGUF v3 llama model described by cfg to w.
+// Parts says which optional tensors a model of c's configuration has.
+type Parts struct {
+	QKVBias    bool // blk.N.attn_{q,k,v}.bias
+	OutBias    bool // blk.N.attn_output.bias
+	FFNBias    bool // blk.N.ffn_{gate,up,down}.bias
+	OutputBias bool // output.bias
+	QKNorm     bool // blk.N.attn_{q,k}_norm.weight
+	RopeFreqs  bool // rope_freqs.weight
+}
+
+// Parts returns the optional tensors WriteRandomLlama writes for c.
+func (c RandomConfig) Parts() Parts {
+	c = c.withDefaults()
+	switch c.Arch {
+	case "qwen2":
+		return Parts{QKVBias: true, OutputBias: c.Bias && !c.Tied}
+	case "qwen3":
+		return Parts{QKVBias: c.Bias, QKNorm: true}
+	}
+	return Parts{QKVBias: c.Bias, OutBias: c.Bias, FFNBias: c.Bias, RopeFreqs: c.RopeFreqs}
+}
+
+// RopeFreqFactors returns the values of rope_freqs.weight for n pairs.
+func RopeFreqFactors(n int) []float32 {
+	v := make([]float32, n)
+	for i := range v {
+		v[i] = 1
+		if n > 1 {
+			v[i] = 1 + 7*float32(i)/float32(n-1)
+		}
+	}
+	return v
+}
+
+// WriteRandomLlama writes a GGUF v3 model described by cfg to w; despite
+// the name, of any architecture RandomConfig.Arch names.
 //
 // Weights are normal with standard deviation 1/sqrt(columns) (token_embd:
-// 0.5), norms 1 ± 0.1; each tensor's values depend only on cfg.Seed and its
-// name, so models differing only in Type hold the same real-valued weights
-// before rounding. A matrix whose rows are not a whole number of cfg.Type
-// blocks is stored as F16, as llama.cpp's quantizer falls back for such
-// tensors.
+// 0.5), biases with standard deviation 0.5 (the output's 0.1), norms
+// 1 ± 0.1; each tensor's values depend only on cfg.Seed and its name, so
+// models differing only in Type hold the same real-valued weights before
+// rounding. A matrix whose rows are not a whole number of cfg.Type blocks
+// is stored as F16, as llama.cpp's quantizer falls back for such tensors.
+// Norms and biases are always F32.
 func WriteRandomLlama(w io.Writer, cfg RandomConfig) error {
 	c := cfg.withDefaults()
 	if err := c.check(); err != nil {
@@ -87,12 +144,16 @@ func WriteRandomLlama(w io.Writer, cfg RandomConfig) error {
 		return err
 	}
 	qDim, kvK := c.Heads*c.HeadDim, c.KVHeads*c.HeadDim
+	parts := c.Parts()
 	type spec struct {
 		name       string
-		cols, rows int // rows == 0: a norm vector of cols
-		std        float64
+		cols, rows int     // rows == 0: a vector of cols
+		std        float64 // for a vector: 0 makes a norm, otherwise a bias
 	}
 	specs := []spec{{"token_embd.weight", c.Embd, c.Vocab, 0.5}}
+	if parts.RopeFreqs {
+		specs = append(specs, spec{"rope_freqs.weight", c.HeadDim / 2, 0, 0})
+	}
 	for i := range c.Layers {
 		p := fmt.Sprintf("blk.%d.", i)
 		specs = append(specs,
@@ -100,23 +161,58 @@ func WriteRandomLlama(w io.Writer, cfg RandomConfig) error {
 			spec{p + "attn_q.weight", c.Embd, qDim, 0},
 			spec{p + "attn_k.weight", c.Embd, kvK, 0},
 			spec{p + "attn_v.weight", c.Embd, kvK, 0},
-			spec{p + "attn_output.weight", qDim, c.Embd, 0},
+		)
+		if parts.QKVBias {
+			specs = append(specs,
+				spec{p + "attn_q.bias", qDim, 0, 0.5},
+				spec{p + "attn_k.bias", kvK, 0, 0.5},
+				spec{p + "attn_v.bias", kvK, 0, 0.5},
+			)
+		}
+		if parts.QKNorm {
+			specs = append(specs,
+				spec{p + "attn_q_norm.weight", c.HeadDim, 0, 0},
+				spec{p + "attn_k_norm.weight", c.HeadDim, 0, 0},
+			)
+		}
+		specs = append(specs, spec{p + "attn_output.weight", qDim, c.Embd, 0})
+		if parts.OutBias {
+			specs = append(specs, spec{p + "attn_output.bias", c.Embd, 0, 0.5})
+		}
+		specs = append(specs,
 			spec{p + "ffn_norm.weight", c.Embd, 0, 0},
 			spec{p + "ffn_gate.weight", c.Embd, c.FF, 0},
 			spec{p + "ffn_up.weight", c.Embd, c.FF, 0},
 			spec{p + "ffn_down.weight", c.FF, c.Embd, 0},
 		)
+		if parts.FFNBias {
+			specs = append(specs,
+				spec{p + "ffn_gate.bias", c.FF, 0, 0.5},
+				spec{p + "ffn_up.bias", c.FF, 0, 0.5},
+				spec{p + "ffn_down.bias", c.Embd, 0, 0.5},
+			)
+		}
 	}
 	specs = append(specs, spec{"output_norm.weight", c.Embd, 0, 0})
 	if !c.Tied {
 		specs = append(specs, spec{"output.weight", c.Embd, c.Vocab, 0})
+	}
+	if parts.OutputBias {
+		specs = append(specs, spec{"output.bias", c.Vocab, 0, 0.1})
 	}
 	for _, s := range specs {
 		r := rand.New(rand.NewPCG(c.Seed, nameHash(s.name)))
 		if s.rows == 0 {
 			v := make([]float32, s.cols)
 			for i := range v {
-				v[i] = float32(1 + 0.1*r.NormFloat64())
+				if s.std == 0 {
+					v[i] = float32(1 + 0.1*r.NormFloat64())
+				} else {
+					v[i] = float32(s.std * r.NormFloat64())
+				}
+			}
+			if s.name == "rope_freqs.weight" {
+				v = RopeFreqFactors(s.cols)
 			}
 			if err := gw.AddTensor(s.name, tensor.F32, []uint64{uint64(s.cols)}, encodeF32(v)); err != nil {
 				return fmt.Errorf("llamatest: %w", err)
@@ -159,31 +255,50 @@ func (c RandomConfig) check() error {
 		return fmt.Errorf("llamatest: vocabulary of %d is below the minimum %d", c.Vocab, MinVocab)
 	case !c.Type.Known() || c.Type.BlockSize() == 0:
 		return fmt.Errorf("llamatest: unknown type %v", c.Type)
+	case c.Arch != "llama" && c.Arch != "qwen2" && c.Arch != "qwen3":
+		return fmt.Errorf("llamatest: architecture %q is not one of llama, qwen2, qwen3", c.Arch)
+	case c.Arch == "qwen2" && c.Heads*c.HeadDim != c.Embd:
+		return fmt.Errorf("llamatest: qwen2 needs heads × head dimension = embedding length, have %d × %d != %d", c.Heads, c.HeadDim, c.Embd)
+	case c.RopeFreqs && c.Arch != "llama":
+		return fmt.Errorf("llamatest: rope_freqs.weight is for llama only")
 	}
 	return nil
 }
 
 func (c RandomConfig) setMetadata(w *gguf.Writer) error {
 	toks, scores, types := Vocab(c.Vocab)
-	kv := []struct {
+	a := c.Arch + "."
+	type entry struct {
 		key string
 		val any
-	}{
-		{"general.architecture", "llama"},
+	}
+	kv := []entry{
+		{"general.architecture", c.Arch},
 		{"general.name", c.Name},
 		{"general.file_type", fileType(c.Type)},
-		{"llama.vocab_size", uint32(c.Vocab)},
-		{"llama.context_length", uint32(c.Ctx)},
-		{"llama.embedding_length", uint32(c.Embd)},
-		{"llama.block_count", uint32(c.Layers)},
-		{"llama.feed_forward_length", uint32(c.FF)},
-		{"llama.rope.dimension_count", uint32(c.HeadDim)},
-		{"llama.attention.head_count", uint32(c.Heads)},
-		{"llama.attention.head_count_kv", uint32(c.KVHeads)},
-		{"llama.attention.key_length", uint32(c.HeadDim)},
-		{"llama.attention.value_length", uint32(c.HeadDim)},
-		{"llama.attention.layer_norm_rms_epsilon", c.Eps},
-		{"llama.rope.freq_base", c.RopeBase},
+		{a + "vocab_size", uint32(c.Vocab)},
+		{a + "context_length", uint32(c.Ctx)},
+		{a + "embedding_length", uint32(c.Embd)},
+		{a + "block_count", uint32(c.Layers)},
+		{a + "feed_forward_length", uint32(c.FF)},
+		{a + "rope.dimension_count", uint32(c.HeadDim)},
+		{a + "attention.head_count", uint32(c.Heads)},
+		{a + "attention.head_count_kv", uint32(c.KVHeads)},
+		{a + "attention.key_length", uint32(c.HeadDim)},
+		{a + "attention.value_length", uint32(c.HeadDim)},
+		{a + "attention.layer_norm_rms_epsilon", c.Eps},
+		{a + "rope.freq_base", c.RopeBase},
+	}
+	if c.RopeScalingType != "" {
+		kv = append(kv, entry{a + "rope.scaling.type", c.RopeScalingType})
+	}
+	if c.RopeScalingFactor != 0 {
+		kv = append(kv, entry{a + "rope.scaling.factor", c.RopeScalingFactor})
+	}
+	if c.RopeOrigCtx != 0 {
+		kv = append(kv, entry{a + "rope.scaling.original_context_length", uint32(c.RopeOrigCtx)})
+	}
+	kv = append(kv, []entry{
 		{"tokenizer.ggml.model", "llama"},
 		{"tokenizer.ggml.tokens", toks},
 		{"tokenizer.ggml.scores", scores},
@@ -194,7 +309,7 @@ func (c RandomConfig) setMetadata(w *gguf.Writer) error {
 		{"tokenizer.ggml.add_bos_token", true},
 		{"tokenizer.ggml.add_eos_token", false},
 		{"tokenizer.ggml.add_space_prefix", true},
-	}
+	}...)
 	for _, e := range kv {
 		if err := w.Set(e.key, e.val); err != nil {
 			return fmt.Errorf("llamatest: %w", err)

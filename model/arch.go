@@ -1,0 +1,96 @@
+package model
+
+import (
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// RopeType is the way rotary position embeddings pair the dimensions of a
+// head: pair j turns by the angle pos·base^(-2j/n) either way, only the
+// two elements it rotates differ.
+type RopeType int
+
+const (
+	// RopeNorm rotates adjacent elements (x[2j], x[2j+1]), as llama.cpp
+	// does for llama.
+	RopeNorm RopeType = iota
+	// RopeNeox rotates elements half a rotation apart, (x[j], x[j+n/2]),
+	// as GPT-NeoX and llama.cpp's qwen2 and qwen3 do.
+	RopeNeox
+)
+
+func (r RopeType) String() string {
+	switch r {
+	case RopeNorm:
+		return "norm"
+	case RopeNeox:
+		return "neox"
+	}
+	return fmt.Sprintf("RopeType(%d)", int(r))
+}
+
+// family is what sets an architecture apart from the llama block: RMSNorm,
+// attention with RoPE, residual, RMSNorm, SwiGLU feed-forward, residual.
+// Everything else is the same code; the tensors a family may add are
+// optional in the file unless listed as required.
+type family struct {
+	rope RopeType
+
+	// Optional tensors llama.cpp reads for the family; a file with any
+	// other tensor is refused.
+	qkvBias    bool // blk.N.attn_{q,k,v}.bias, added to the projections
+	outBias    bool // blk.N.attn_output.bias
+	ffnBias    bool // blk.N.ffn_{gate,up,down}.bias
+	outputBias bool // output.bias, added to the logits
+	ropeFreqs  bool // rope_freqs.weight: per-pair divisors of the RoPE frequencies (Llama 3)
+
+	// qkNorm requires blk.N.attn_{q,k}_norm.weight: an RMSNorm over each
+	// head of the queries and keys, before RoPE.
+	qkNorm bool
+
+	// attnScaleKey reads ARCH.attention.scale for the scale of q·k.
+	// llama.cpp reads it for none of these families (only for granite and
+	// a few others), so a llama file carrying the key gets 1/sqrt(head
+	// size) all the same.
+	attnScaleKey bool
+}
+
+// families are the architectures Load accepts, by general.architecture.
+// Facts from llama.cpp's src/models/{llama,qwen2,qwen3}.cpp, the optional
+// q, k, v biases of its shared create_tensor_qkv, and llama_model_rope_type.
+var families = map[string]family{
+	"llama": {
+		rope:    RopeNorm,
+		qkvBias: true, outBias: true, ffnBias: true,
+		ropeFreqs: true,
+	},
+	"qwen2": {
+		rope:       RopeNeox,
+		qkvBias:    true,
+		outputBias: true,
+	},
+	"qwen3": {
+		rope:    RopeNeox,
+		qkvBias: true,
+		qkNorm:  true,
+	},
+}
+
+// Architectures lists the values of general.architecture Load accepts.
+func Architectures() []string {
+	names := make([]string, 0, len(families))
+	for n := range families {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return names
+}
+
+func lookupFamily(name string) (family, error) {
+	f, ok := families[name]
+	if !ok {
+		return f, fmt.Errorf("model: architecture %q is not supported (supported: %s)", name, strings.Join(Architectures(), ", "))
+	}
+	return f, nil
+}
