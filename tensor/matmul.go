@@ -137,6 +137,7 @@ func matMul(p *Pool, out []float32, w Matrix, x []float32, n int, ks *kernelSet)
 		group: 1,
 	}
 	switch {
+	case w.Cols == 0:
 	case w.Type == Q4_0 && ks.q4_0.rows4 != nil:
 		job.q8 = &ks.q4_0
 	case w.Type == Q8_0 && ks.q8_0.rows4 != nil:
