@@ -1,9 +1,14 @@
 // Package model runs transformer forward passes over GGUF weights.
 //
-// It implements the "llama" architecture as llama.cpp defines it: RMSNorm,
-// rotary position embeddings on adjacent pairs, grouped-query attention
-// over a KV cache, and a SwiGLU feed-forward block. Weights stay in the
-// GGUF file's memory.
+// It implements the transformer block llama.cpp builds for "llama":
+// RMSNorm, rotary position embeddings (RoPE), grouped-query attention over
+// a KV cache, and a SwiGLU feed-forward block. The other architectures are
+// that block with differences held as data (see arch.go), not copies of
+// it: "qwen2" (q, k, v biases, RoPE rotating elements half a head apart)
+// and "qwen3" (the same RoPE, and an RMSNorm over each query and key
+// head). RoPE takes llama.cpp's scalings: Llama 3's per-pair frequency
+// factors (rope_freqs.weight), linear, and YaRN. Architectures lists what
+// Load accepts. Weights stay in the GGUF file's memory.
 //
 // Two entry points share one implementation. ForwardBatch runs a step of
 // several sequences at once for a serving engine: their tokens are stacked

@@ -22,14 +22,20 @@ type refLayer struct {
 	attnNorm, ffnNorm []float64
 	wq, wk, wv, wo    [][]float64
 	gate, up, down    [][]float64
+	// Optional: nil when the file has no such tensor.
+	bq, bk, bv, bo    []float64
+	bGate, bUp, bDown []float64
+	qNorm, kNorm      []float64
 }
 
 type refModel struct {
-	c      llamatest.RandomConfig
-	embd   [][]float64
-	layers []refLayer
-	norm   []float64
-	out    [][]float64
+	c       llamatest.RandomConfig
+	embd    [][]float64
+	layers  []refLayer
+	norm    []float64
+	out     [][]float64
+	outBias []float64
+	freqs   []float64 // rope_freqs.weight
 }
 
 // refMatrix dequantizes tensor name to rows of float64.
@@ -55,6 +61,14 @@ func refMatrix(t *testing.T, f *gguf.File, name string) [][]float64 {
 	return m
 }
 
+// refVector is the vector tensor name, or nil when the file has none.
+func refVector(t *testing.T, f *gguf.File, name string) []float64 {
+	if _, ok := f.Tensor(name); !ok {
+		return nil
+	}
+	return refMatrix(t, f, name)[0]
+}
+
 func newRefModel(t *testing.T, f *gguf.File, c llamatest.RandomConfig) *refModel {
 	m := &refModel{c: c}
 	m.embd = refMatrix(t, f, "token_embd.weight")
@@ -64,9 +78,15 @@ func newRefModel(t *testing.T, f *gguf.File, c llamatest.RandomConfig) *refModel
 	} else {
 		m.out = refMatrix(t, f, "output.weight")
 	}
+	m.outBias = refVector(t, f, "output.bias")
+	m.freqs = refVector(t, f, "rope_freqs.weight")
 	for i := range c.Layers {
 		p := fmt.Sprintf("blk.%d.", i)
+		v := func(name string) []float64 { return refVector(t, f, p+name) }
 		m.layers = append(m.layers, refLayer{
+			bq: v("attn_q.bias"), bk: v("attn_k.bias"), bv: v("attn_v.bias"), bo: v("attn_output.bias"),
+			bGate: v("ffn_gate.bias"), bUp: v("ffn_up.bias"), bDown: v("ffn_down.bias"),
+			qNorm: v("attn_q_norm.weight"), kNorm: v("attn_k_norm.weight"),
 			attnNorm: refMatrix(t, f, p+"attn_norm.weight")[0],
 			ffnNorm:  refMatrix(t, f, p+"ffn_norm.weight")[0],
 			wq:       refMatrix(t, f, p+"attn_q.weight"),
@@ -106,16 +126,73 @@ func rmsnorm64(x, w []float64, eps float64) []float64 {
 	return out
 }
 
-// rope64 rotates the adjacent pairs of every head by pos * base^(-2j/headDim).
-func rope64(x []float64, pos, headDim int, base float64) {
-	for h := 0; h < len(x); h += headDim {
-		for j := 0; j < headDim; j += 2 {
-			a := float64(pos) * math.Pow(base, -float64(j)/float64(headDim))
-			c, s := math.Cos(a), math.Sin(a)
-			x0, x1 := x[h+j], x[h+j+1]
-			x[h+j] = x0*c - x1*s
-			x[h+j+1] = x0*s + x1*c
+// rope64 rotates every head by RoPE as the configuration asks: pair p
+// turns by pos * base^(-2p/headDim) / freqs[p], scaled by 1/factor for
+// linear scaling; with YaRN the pairs turning more than 32 times over the
+// original context keep the unscaled angle, those turning less than once
+// take the scaled one, a linear ramp between (in whole pairs), and the
+// rotation is scaled by 1 + 0.1 ln(factor). The pairs are adjacent
+// elements for llama, elements headDim/2 apart for qwen2 and qwen3.
+func rope64(x []float64, pos int, c llamatest.RandomConfig, freqs []float64) {
+	hd := c.HeadDim
+	base := float64(c.RopeBase)
+	factor := float64(c.RopeScalingFactor)
+	if factor == 0 || c.RopeScalingType == "none" {
+		factor = 1
+	}
+	yarn := c.RopeScalingType == "yarn"
+	var lo, hi float64
+	mscale := 1.0
+	if yarn {
+		orig := float64(c.RopeOrigCtx)
+		if orig == 0 {
+			orig = float64(c.Ctx)
 		}
+		// The pair index turning the given number of times over orig.
+		pair := func(turns float64) float64 {
+			return float64(hd) * math.Log(orig/(turns*2*math.Pi)) / (2 * math.Log(base))
+		}
+		lo, hi = max(0, math.Floor(pair(32))), min(float64(hd-1), math.Ceil(pair(1)))
+		mscale = 1 + 0.1*math.Log(factor)
+	}
+	for h := 0; h < len(x); h += hd {
+		for p := range hd / 2 {
+			ext := float64(pos) * math.Pow(base, -float64(2*p)/float64(hd))
+			if freqs != nil {
+				ext /= freqs[p]
+			}
+			a := ext / factor
+			if yarn {
+				mix := 1 - min(1, max(0, (float64(p)-lo)/max(0.001, hi-lo)))
+				a = a*(1-mix) + ext*mix
+			}
+			c0, s0 := mscale*math.Cos(a), mscale*math.Sin(a)
+			i, j := h+2*p, h+2*p+1
+			if c.Arch == "qwen2" || c.Arch == "qwen3" {
+				i, j = h+p, h+p+hd/2
+			}
+			x0, x1 := x[i], x[j]
+			x[i] = x0*c0 - x1*s0
+			x[j] = x0*s0 + x1*c0
+		}
+	}
+}
+
+// addBias64 adds b to x when b is not nil.
+func addBias64(x, b []float64) {
+	for i := range b {
+		x[i] += b[i]
+	}
+}
+
+// headNorm64 applies RMSNorm with weights w to every head of x, when w is
+// not nil.
+func headNorm64(x, w []float64, eps float64) {
+	if w == nil {
+		return
+	}
+	for h := 0; h < len(x); h += len(w) {
+		copy(x[h:], rmsnorm64(x[h:h+len(w)], w, eps))
 	}
 }
 
@@ -139,8 +216,13 @@ func (s *refState) step(tok int) []float64 {
 	for li, L := range s.m.layers {
 		xb := rmsnorm64(x, L.attnNorm, float64(c.Eps))
 		q, k, v := matvec(L.wq, xb), matvec(L.wk, xb), matvec(L.wv, xb)
-		rope64(q, pos, hd, float64(c.RopeBase))
-		rope64(k, pos, hd, float64(c.RopeBase))
+		addBias64(q, L.bq)
+		addBias64(k, L.bk)
+		addBias64(v, L.bv)
+		headNorm64(q, L.qNorm, float64(c.Eps))
+		headNorm64(k, L.kNorm, float64(c.Eps))
+		rope64(q, pos, c, s.m.freqs)
+		rope64(k, pos, c, s.m.freqs)
 		s.k[li] = append(s.k[li], k)
 		s.v[li] = append(s.v[li], v)
 		att := make([]float64, c.Heads*hd)
@@ -170,19 +252,27 @@ func (s *refState) step(tok int) []float64 {
 				}
 			}
 		}
-		for i, o := range matvec(L.wo, att) {
-			x[i] += o
+		o := matvec(L.wo, att)
+		addBias64(o, L.bo)
+		for i := range o {
+			x[i] += o[i]
 		}
 		xb = rmsnorm64(x, L.ffnNorm, float64(c.Eps))
 		g, u := matvec(L.gate, xb), matvec(L.up, xb)
+		addBias64(g, L.bGate)
+		addBias64(u, L.bUp)
 		for i := range g {
 			g[i] = g[i] / (1 + math.Exp(-g[i])) * u[i]
 		}
-		for i, d := range matvec(L.down, g) {
-			x[i] += d
+		d := matvec(L.down, g)
+		addBias64(d, L.bDown)
+		for i := range d {
+			x[i] += d[i]
 		}
 	}
-	return matvec(s.m.out, rmsnorm64(x, s.m.norm, float64(c.Eps)))
+	logits := matvec(s.m.out, rmsnorm64(x, s.m.norm, float64(c.Eps)))
+	addBias64(logits, s.m.outBias)
+	return logits
 }
 
 // relErr is max|got-want| / max|want|.
@@ -277,6 +367,38 @@ func TestForwardMatchesReference(t *testing.T) {
 			for _, kv := range []tensor.Type{tensor.F32, tensor.F16} {
 				cfg := shape.cfg
 				cfg.Type, cfg.Seed = wt, 7
+				t.Run(fmt.Sprintf("%s/%s/kv-%s", shape.name, wt, kv), func(t *testing.T) {
+					checkAgainstReference(t, cfg, kv, referenceTolerance(wt, kv))
+				})
+			}
+		}
+	}
+}
+
+// archShapes are models of every supported architecture and every
+// optional part, checked against the reference like referenceShapes.
+var archShapes = []struct {
+	name string
+	cfg  llamatest.RandomConfig
+}{
+	{"llama-freqs-bias", llamatest.RandomConfig{Embd: 64, Heads: 4, KVHeads: 2, FF: 96, RopeFreqs: true, Bias: true, RopeBase: 500000}},
+	{"llama-yarn-tied", llamatest.RandomConfig{Embd: 64, Heads: 2, KVHeads: 1, FF: 96, Tied: true,
+		RopeScalingType: "yarn", RopeScalingFactor: 8, RopeOrigCtx: 32}},
+	{"llama-linear", llamatest.RandomConfig{Embd: 64, Heads: 4, FF: 96, RopeScalingType: "linear", RopeScalingFactor: 4}},
+	{"llama-none", llamatest.RandomConfig{Embd: 64, Heads: 4, FF: 96, RopeScalingType: "none", RopeScalingFactor: 4}},
+	{"qwen2-bias", llamatest.RandomConfig{Arch: "qwen2", Embd: 64, Heads: 4, KVHeads: 2, FF: 96, Bias: true}},
+	{"qwen2-tied", llamatest.RandomConfig{Arch: "qwen2", Embd: 64, Heads: 8, KVHeads: 2, FF: 96, Tied: true}},
+	{"qwen3-hd32", llamatest.RandomConfig{Arch: "qwen3", Embd: 64, Heads: 4, KVHeads: 2, HeadDim: 32, FF: 96}},
+	{"qwen3-yarn-bias", llamatest.RandomConfig{Arch: "qwen3", Embd: 64, Heads: 2, KVHeads: 1, HeadDim: 64, FF: 96, Bias: true,
+		RopeScalingType: "yarn", RopeScalingFactor: 4, RopeOrigCtx: 64}},
+}
+
+func TestForwardMatchesReferenceArchs(t *testing.T) {
+	for _, shape := range archShapes {
+		for _, wt := range []tensor.Type{tensor.F32, tensor.Q8_0} {
+			for _, kv := range []tensor.Type{tensor.F32, tensor.F16} {
+				cfg := shape.cfg
+				cfg.Type, cfg.Seed = wt, 11
 				t.Run(fmt.Sprintf("%s/%s/kv-%s", shape.name, wt, kv), func(t *testing.T) {
 					checkAgainstReference(t, cfg, kv, referenceTolerance(wt, kv))
 				})

@@ -1,0 +1,176 @@
+package model
+
+import (
+	"math"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/joule-llm/joule/gguf"
+	"github.com/joule-llm/joule/model/llamatest"
+	"github.com/joule-llm/joule/tensor"
+)
+
+func TestArchitectures(t *testing.T) {
+	if got, want := Architectures(), []string{"llama", "qwen2", "qwen3"}; !slices.Equal(got, want) {
+		t.Errorf("Architectures() = %v, want %v", got, want)
+	}
+	f, _ := randomModel(t, llamatest.RandomConfig{})
+	g := rewrite(t, f, func(k string, v any) (any, bool) {
+		if k == "general.architecture" {
+			return "gemma7", true
+		}
+		return v, true
+	}, nil, nil)
+	_, err := Load(g)
+	if err == nil || !strings.Contains(err.Error(), `architecture "gemma7" is not supported (supported: llama, qwen2, qwen3)`) {
+		t.Errorf("unknown architecture: %v", err)
+	}
+}
+
+func TestReadConfigArchs(t *testing.T) {
+	tests := []struct {
+		name string
+		cfg  llamatest.RandomConfig
+		want func(c Config) bool
+	}{
+		{"qwen2 is neox", llamatest.RandomConfig{Arch: "qwen2", Heads: 4},
+			func(c Config) bool { return c.Arch == "qwen2" && c.RopeType == RopeNeox && c.KeyLength == 16 }},
+		{"qwen3 head size from key_length", llamatest.RandomConfig{Arch: "qwen3", Heads: 4, HeadDim: 32},
+			func(c Config) bool {
+				return c.Arch == "qwen3" && c.RopeType == RopeNeox && c.KeyLength == 32 && c.RopeDimensionCount == 32 &&
+					c.AttentionScale == float32(1/math.Sqrt(32))
+			}},
+		{"llama is norm", llamatest.RandomConfig{},
+			func(c Config) bool { return c.Arch == "llama" && c.RopeType == RopeNorm && c.RopeExtFactor == 0 }},
+		// llama.cpp's default scaling type is linear: a factor alone scales.
+		{"factor without type", llamatest.RandomConfig{RopeScalingFactor: 2},
+			func(c Config) bool { return c.RopeFreqScale == 0.5 && c.RopeExtFactor == 0 && c.RopeAttnFactor == 1 }},
+		{"none ignores the factor", llamatest.RandomConfig{RopeScalingType: "none", RopeScalingFactor: 2},
+			func(c Config) bool { return c.RopeFreqScale == 1 }},
+		{"yarn", llamatest.RandomConfig{Arch: "qwen3", RopeScalingType: "yarn", RopeScalingFactor: 4, RopeOrigCtx: 64},
+			func(c Config) bool {
+				// The attention factor undoes the kernel's own magnitude
+				// correction up to float32 rounding.
+				return c.RopeFreqScale == 0.25 && c.RopeExtFactor == 1 && c.RopeOrigContext == 64 &&
+					math.Abs(float64(c.RopeAttnFactor)-1) < 1e-6 && c.RopeYarnBetaFast == 32 && c.RopeYarnBetaSlow == 1
+			}},
+		{"yarn defaults to the training context", llamatest.RandomConfig{RopeScalingType: "yarn", RopeScalingFactor: 2, Ctx: 128},
+			func(c Config) bool { return c.RopeOrigContext == 128 && c.RopeFreqScale == 0.5 }},
+	}
+	for _, tt := range tests {
+		_, m := randomModel(t, tt.cfg)
+		if !tt.want(m.Config) {
+			t.Errorf("%s: %+v", tt.name, m.Config)
+		}
+	}
+}
+
+// TestRopeYarnTable checks the YaRN table against the formula in float64:
+// pairs below the ramp keep the unscaled angle, pairs above it take the
+// scaled one, and every entry is scaled by 1 + 0.1 ln(factor).
+func TestRopeYarnTable(t *testing.T) {
+	_, m := randomModel(t, llamatest.RandomConfig{Embd: 128, Heads: 2, RopeScalingType: "yarn", RopeScalingFactor: 8, RopeOrigCtx: 32})
+	c := &m.Config
+	d := c.RopeDimensionCount
+	// With 64 dimensions, base 10000 and 32 original positions, pair p
+	// turns 32/(2π·10000^(2p/64)) times: once at p = 5.66 (rounded up to
+	// 6), 32 times below pair 0. The ramp runs from pair 0 to 6.
+	lo, hi := yarnCorrDims(d, c.RopeOrigContext, c.RopeFreqBase, c.RopeYarnBetaFast, c.RopeYarnBetaSlow)
+	if lo != 0 || hi != 6 {
+		t.Fatalf("ramp from pair %v to %v, want 0 to 6", lo, hi)
+	}
+	const pos = 7
+	row := make([]float32, d)
+	m.rope.row(row, pos)
+	mscale := 1 + 0.1*math.Log(8)
+	for p := range d / 2 {
+		ext := pos * math.Pow(10000, -float64(2*p)/float64(d))
+		mix := 1 - min(1, float64(p)/6)
+		a := ext/8*(1-mix) + ext*mix
+		if dc, ds := math.Abs(float64(row[2*p])-mscale*math.Cos(a)), math.Abs(float64(row[2*p+1])-mscale*math.Sin(a)); dc > 1e-5 || ds > 1e-5 {
+			t.Errorf("pair %d: cos, sin = %v, %v, want %v, %v", p, row[2*p], row[2*p+1], mscale*math.Cos(a), mscale*math.Sin(a))
+		}
+	}
+}
+
+// TestRopeHeadsNeox checks which elements each RoPE type pairs, on a head
+// of 8 with the last 2 left alone (d = 6).
+func TestRopeHeadsNeox(t *testing.T) {
+	// Pair j turns by a quarter turn (cos 0, sin 1): (a, b) -> (-b, a).
+	table := []float32{0, 1, 0, 1, 0, 1}
+	for _, tt := range []struct {
+		typ  RopeType
+		want []float32
+	}{
+		{RopeNorm, []float32{-1, 0, -3, 2, -5, 4, 6, 7}},
+		{RopeNeox, []float32{-3, -4, -5, 0, 1, 2, 6, 7}},
+	} {
+		x := []float32{0, 1, 2, 3, 4, 5, 6, 7}
+		ropeHeads(x, table, 1, 1, 8, 6, tt.typ)
+		if !slices.Equal(x, tt.want) {
+			t.Errorf("%v: got %v, want %v", tt.typ, x, tt.want)
+		}
+	}
+}
+
+func TestLoadErrorsArchs(t *testing.T) {
+	drop := func(name string) func(*gguf.TensorInfo, []byte) (tensor.Type, []uint64, []byte, bool) {
+		return func(ti *gguf.TensorInfo, d []byte) (tensor.Type, []uint64, []byte, bool) {
+			return ti.Type, ti.Dims, d, ti.Name != name
+		}
+	}
+	add := func(name string, n int) func(*gguf.Writer) {
+		return func(w *gguf.Writer) {
+			if err := w.AddTensor(name, tensor.F32, []uint64{uint64(n)}, make([]byte, 4*n)); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	qwen3 := llamatest.RandomConfig{Arch: "qwen3", Embd: 64, Heads: 4, KVHeads: 2, HeadDim: 32, FF: 96}
+	qwen2 := llamatest.RandomConfig{Arch: "qwen2", Embd: 64, Heads: 4, KVHeads: 2, FF: 96}
+	tests := []struct {
+		name  string
+		cfg   llamatest.RandomConfig
+		tn    func(*gguf.TensorInfo, []byte) (tensor.Type, []uint64, []byte, bool)
+		extra func(*gguf.Writer)
+		want  string
+	}{
+		{"qwen3 without k norm", qwen3, drop("blk.1.attn_k_norm.weight"), nil, `"blk.1.attn_k_norm.weight" is missing`},
+		{"qwen3 with an output bias", qwen3, nil, add("blk.0.attn_output.bias", 64), `unexpected tensor "blk.0.attn_output.bias" in a qwen3 model`},
+		{"qwen2 with a q norm", qwen2, nil, add("blk.0.attn_q_norm.weight", 16), `unexpected tensor "blk.0.attn_q_norm.weight" in a qwen2 model`},
+		{"qwen2 with rope_freqs", qwen2, nil, add("rope_freqs.weight", 8), `unexpected tensor "rope_freqs.weight" in a qwen2 model`},
+		{"qwen2 k bias of the wrong size", qwen2, nil, nil, `"blk.0.attn_k.bias" has shape [64], want [32]`},
+		{"qwen2 output bias of the wrong size", qwen2, nil, add("output.bias", 64), `"output.bias" has shape [64], want [320]`},
+		{"llama rope_freqs of the wrong size", llamatest.RandomConfig{}, nil, add("rope_freqs.weight", 16), `"rope_freqs.weight" has shape [16], want [8]`},
+	}
+	for _, tt := range tests {
+		f, _ := randomModel(t, tt.cfg)
+		tn := tt.tn
+		if tt.name == "qwen2 k bias of the wrong size" {
+			tn = func(ti *gguf.TensorInfo, d []byte) (tensor.Type, []uint64, []byte, bool) {
+				if ti.Name == "blk.0.attn_k.bias" {
+					return ti.Type, []uint64{64}, make([]byte, 256), true
+				}
+				return ti.Type, ti.Dims, d, true
+			}
+		}
+		_, err := Load(rewrite(t, f, nil, tn, tt.extra))
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: error %v, want one containing %s", tt.name, err, tt.want)
+		}
+	}
+
+	// The biases are optional: a qwen2 file without them loads.
+	f, _ := randomModel(t, qwen2)
+	noBias := func(ti *gguf.TensorInfo, d []byte) (tensor.Type, []uint64, []byte, bool) {
+		return ti.Type, ti.Dims, d, !strings.HasSuffix(ti.Name, ".bias")
+	}
+	m, err := Load(rewrite(t, f, nil, noBias, nil))
+	if err != nil {
+		t.Fatalf("qwen2 without biases: %v", err)
+	}
+	if m.layers[0].bq != nil || m.outputBias != nil {
+		t.Error("qwen2 without biases: biases bound")
+	}
+}
