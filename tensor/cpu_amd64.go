@@ -2,14 +2,20 @@
 
 package tensor
 
-// x86-64 kernels, in q8_amd64.s. Two sets exist besides the references:
+// x86-64 kernels, in q8_amd64.s (Q4_0/Q8_0 one- and four-row kernels,
+// activation quantization), q4_amd64.s (eight-row Q4_0 kernels) and
+// f32_amd64.s (F32/F16 dots). Two sets exist besides the references:
 //
 //	avx2:     AVX2, FMA and F16C (Haswell, Zen 1 and later)
 //	avx512:   the avx2 set plus AVX-512 F/BW/VL and VNNI kernels that use
 //	          VPDPBUSD and the 32 vector registers (Ice Lake, Zen 4)
 //
-// Both compute the same arithmetic as llama.cpp's x86 CPU backend (see
-// q8_amd64.s), so they agree with each other bit for bit.
+// For Q4_0 and Q8_0 both compute the float arithmetic of llama.cpp's x86
+// CPU backend (see q8_amd64.s), so they agree with it and with each other
+// bit for bit. The F32/F16 dots only agree up to rounding.
+//
+// Feature detection uses CPUID directly rather than golang.org/x/sys/cpu,
+// to keep the module free of that dependency for a dozen lines.
 
 // Feature tests (cpu_amd64.s).
 func cpuid(eaxArg, ecxArg uint32) (eax, ebx, ecx, edx uint32)

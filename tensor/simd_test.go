@@ -52,9 +52,10 @@ func TestFMA32(t *testing.T) {
 		// 1+2^-23 squared is 1+2^-22+2^-46: a separate multiply drops
 		// the 2^-46, the fused one keeps it for the subtraction.
 		{1 + 0x1p-23, 1 + 0x1p-23, -1, 0x1p-22 + 0x1p-46},
-		// (2^-24 + 2^-47)(1 - 2^-23) = 2^-24 - 2^-70: added to 1+2^-23
-		// the float64 sum is the midpoint 1 + 3*2^-24, which ties to even
-		// upwards, but the exact sum lies below it.
+		// (2^-24 + 2^-47)(1 - 2^-23) = 2^-24 - 2^-70. The cases below
+		// round the float64 sum to a midpoint between two float32 values
+		// (1+3*2^-24, -(1+2^-24), -(1+3*2^-24)), where rounding it again
+		// would tie to even; the exact sum lies off the midpoint.
 		{0x1p-24 + 0x1p-47, 1 - 0x1p-23, 1 + 0x1p-23, 1 + 0x1p-23},
 		{0x1p-24 + 0x1p-47, 1 - 0x1p-23, -1 - 0x1p-23, -1 - 0x1p-23},
 		{-0x1p-24 - 0x1p-47, 1 - 0x1p-23, -1 - 0x1p-23, -1 - 0x1p-23},
@@ -652,6 +653,63 @@ func TestGoldenQ8Dots(t *testing.T) {
 						t.Errorf("%s %s: dot %v, MatMul %v, ggml %v", ks.name, key, d, m, g)
 					}
 				}
+			}
+		}
+	}
+}
+
+// BenchmarkRowKernels measures the multi-row kernels of each accelerated
+// set on 2048-element rows, per row-block (one row, one token, one block)
+// or pair-block (a row and a token) computed.
+func BenchmarkRowKernels(b *testing.B) {
+	r := rand.New(rand.NewPCG(74, 75))
+	const nb = 64
+	for _, ks := range testKernelSets()[1:] {
+		for _, wt := range []Type{Q4_0, Q8_0} {
+			k := ks.q8_0
+			if wt == Q4_0 {
+				k = ks.q4_0
+			}
+			ws := nb * wt.BlockBytes()
+			w := makeQ8Rows(r, q8Cases[0], wt, 4, nb, ws, 0, true)
+			x := makeQ8Rows(r, q8Cases[0], Q8_0, 4, nb, nb*34, 0, false)
+			dx := make([]float32, 4*nb)
+			out := make([]float32, 16)
+			b.Run(fmt.Sprintf("%s/%v/rows4", ks.name, wt), func(b *testing.B) {
+				for b.Loop() {
+					k.rows4(out, w, ws, x, dx, nb)
+				}
+				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/(4*nb), "ns/rowblock")
+			})
+			if k.rows8 != nil {
+				w8 := makeQ8Rows(r, q8Cases[0], wt, 8, nb, ws, 0, true)
+				xx := make([]byte, 8*nb*40)
+				for i := 0; i < 8; i++ {
+					k.expand(xx[i*nb*40:], makeQ8Rows(r, q8Cases[0], Q8_0, 1, nb, nb*34, 0, false), nb)
+				}
+				out8 := make([]float32, 64)
+				b.Run(fmt.Sprintf("%s/%v/rows8", ks.name, wt), func(b *testing.B) {
+					for b.Loop() {
+						k.rows8(out8, w8, ws, xx, nb)
+					}
+					b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/(8*nb), "ns/rowblock")
+				})
+				if k.tile8 != nil {
+					b.Run(fmt.Sprintf("%s/%v/tile8", ks.name, wt), func(b *testing.B) {
+						for b.Loop() {
+							k.tile8(out8, 8, w8, ws, xx, nb*40, nb)
+						}
+						b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/(64*nb), "ns/pairblock")
+					})
+				}
+			}
+			if k.tile4 != nil {
+				b.Run(fmt.Sprintf("%s/%v/tile4", ks.name, wt), func(b *testing.B) {
+					for b.Loop() {
+						k.tile4(out, 4, w, ws, x, nb*34, dx, nb)
+					}
+					b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/(16*nb), "ns/pairblock")
+				})
 			}
 		}
 	}
