@@ -62,6 +62,25 @@ func DotsF16Q(out, q []float32, k []uint16, stride int) {
 	attnKernels.dots(out, q, k, stride)
 }
 
+// DotsF16QHeads is DotsF16Q for heads queries that share their keys, as
+// the query heads of one KV head do: with d = len(q)/heads and n =
+// len(out)/heads, out[g*n+t] is DotF16Q(q[g*d:(g+1)*d], k[t*stride:]).
+// Where the CPU allows, each key is converted from fp16 once for two
+// queries.
+func DotsF16QHeads(out, q []float32, heads int, k []uint16, stride int) {
+	if heads <= 0 || len(q)%heads != 0 || len(out)%heads != 0 {
+		panic("tensor: DotsF16QHeads: lengths not a multiple of the heads")
+	}
+	n, d := len(out)/heads, len(q)/heads
+	if n == 0 {
+		return
+	}
+	if stride < 0 || len(k) < (n-1)*stride+d {
+		panic("tensor: DotsF16QHeads: keys shorter than the rows")
+	}
+	attnKernels.dotsHeads(out, q, heads, k, stride)
+}
+
 // MadF16 sets out[d] += float32(v[d])*s for every d, the product and sum
 // rounded once, as a fused multiply-add does. v must hold at least
 // len(out) values.
@@ -101,6 +120,25 @@ func AccumulateF16(out []float32, v []uint16, stride int, ms, vs []float32) {
 		panic("tensor: AccumulateF16: values shorter than the rows")
 	}
 	attnKernels.accumulate(out, v, stride, ms, vs)
+}
+
+// AccumulateF16Heads is AccumulateF16 for heads sums that read the same
+// rows of values: with d = len(out)/heads and n = len(vs)/heads, head g
+// sums into out[g*d:(g+1)*d] with the factors ms[g*n:(g+1)*n] and
+// vs[g*n:(g+1)*n]. Where the CPU allows, each row is converted from fp16
+// once for two heads.
+func AccumulateF16Heads(out []float32, heads int, v []uint16, stride int, ms, vs []float32) {
+	if heads <= 0 || len(out)%heads != 0 || len(vs)%heads != 0 || len(ms) != len(vs) {
+		panic("tensor: AccumulateF16Heads: lengths not a multiple of the heads")
+	}
+	n, d := len(vs)/heads, len(out)/heads
+	if n == 0 || d == 0 {
+		return
+	}
+	if stride < 0 || len(v) < (n-1)*stride+d {
+		panic("tensor: AccumulateF16Heads: values shorter than the rows")
+	}
+	attnKernels.accumulateHeads(out, heads, v, stride, ms, vs)
 }
 
 // Exp32s sets dst[i] to float32(math.Exp(float64(src[i]))) for every i,

@@ -50,6 +50,40 @@ func (a attnImpl) accumulate(out []float32, v []uint16, stride int, ms, vs []flo
 	}
 }
 
+// The avx512 set takes the heads in pairs, where the sizes suit its pair
+// kernels; the rest go one by one.
+
+func (a attnImpl) dotsHeads(out, q []float32, heads int, k []uint16, stride int) {
+	n, d := len(out)/heads, len(q)/heads
+	g := 0
+	if a == attnAVX512 && d%64 == 0 {
+		for ; g+2 <= heads; g += 2 {
+			dotsPairAVX512(out[g*n:(g+2)*n], q[g*d:(g+2)*d], d, k, stride)
+		}
+	}
+	for ; g < heads; g++ {
+		a.dots(out[g*n:(g+1)*n], q[g*d:(g+1)*d], k, stride)
+	}
+}
+
+func (a attnImpl) accumulateHeads(out []float32, heads int, v []uint16, stride int, ms, vs []float32) {
+	n, d := len(vs)/heads, len(out)/heads
+	g := 0
+	if cols := d &^ 15; a == attnAVX512 && cols > 0 {
+		for ; g+2 <= heads; g += 2 {
+			accumulatePairAVX512(out[g*d:(g+2)*d], d, cols, v, stride, ms[g*n:(g+2)*n], vs[g*n:(g+2)*n])
+			if cols < d {
+				for h := g; h < g+2; h++ {
+					a.accumulate(out[h*d+cols:(h+1)*d], v[cols:], stride, ms[h*n:(h+1)*n], vs[h*n:(h+1)*n])
+				}
+			}
+		}
+	}
+	for ; g < heads; g++ {
+		a.accumulate(out[g*d:(g+1)*d], v, stride, ms[g*n:(g+1)*n], vs[g*n:(g+1)*n])
+	}
+}
+
 // The avx512 set shares the AVX2 elementwise kernels, which nothing calls
 // often enough to need wider ones.
 
@@ -121,7 +155,8 @@ func checkExp() bool {
 // Assembly kernels (attn_amd64.s). dots needs len(out) > 0 and keys for
 // every row; accumulate needs len(out) a positive multiple of 8, len(ms) ==
 // len(vs) > 0 and values for every row; the elementwise kernels need a
-// positive multiple of 8 elements.
+// positive multiple of 8 elements. The pair kernels say what they need in
+// attn_amd64.s.
 
 //go:noescape
 func dotsF16QAVX2(out, q []float32, k []uint16, stride int)
@@ -134,6 +169,12 @@ func accumulateF16AVX2(out []float32, v []uint16, stride int, ms, vs []float32)
 
 //go:noescape
 func accumulateF16AVX512(out []float32, v []uint16, stride int, ms, vs []float32)
+
+//go:noescape
+func accumulatePairAVX512(out []float32, d, cols int, v []uint16, stride int, ms, vs []float32)
+
+//go:noescape
+func dotsPairAVX512(out, q []float32, d int, k []uint16, stride int)
 
 //go:noescape
 func madF16AVX2(out []float32, v []uint16, s float32)

@@ -682,3 +682,222 @@ exp64loop:
 	JNZ  exp64loop
 	VZEROUPPER
 	RET
+
+// The value update of one row for one register of each of two heads:
+// rescale by s and round (SCLP), or add the row's converted values vz
+// times s and round (FMAP).
+#define SCLP(s, z, y) VMULPS s, z, z; RND(z, y)
+#define FMAP(vz, s, z, y) VFMADD231PS vz, s, z; RND(z, y)
+
+// func accumulatePairAVX512(out []float32, d, cols int, v []uint16, stride int, ms, vs []float32)
+//
+// accumulateF16AVX512 for two heads that read the same values: head 0 sums
+// into out[0:cols] with factors ms[0:n], vs[0:n], head 1 into
+// out[d:d+cols] with ms[n:2n], vs[n:2n]. Each row's values are converted
+// once for both, and the two heads' registers are independent chains.
+// cols is a positive multiple of 16, taken in chunks of 64 or 16.
+TEXT ·accumulatePairAVX512(SB), NOSPLIT, $0-120
+	MOVQ out_base+0(FP), DI
+	MOVQ d+24(FP), R12
+	SHLQ $2, R12 // head 1's offset in out, in bytes
+	MOVQ cols+32(FP), CX
+	MOVQ v_base+40(FP), SI
+	MOVQ stride+64(FP), DX
+	SHLQ $1, DX
+	MOVQ ms_base+72(FP), R8
+	MOVQ vs_base+96(FP), R9
+	MOVQ vs_len+104(FP), R10
+	SHRQ $1, R10 // rows
+	MOVQ R10, R13
+	SHLQ $2, R13 // head 1's offset in ms and vs, in bytes
+
+pair64:
+	CMPQ CX, $64
+	JLT  pair16
+	LEAQ (DI)(R12*1), R14
+	VMOVUPS 0(DI), Z0
+	VMOVUPS 64(DI), Z1
+	VMOVUPS 128(DI), Z2
+	VMOVUPS 192(DI), Z3
+	VMOVUPS 0(R14), Z4
+	VMOVUPS 64(R14), Z5
+	VMOVUPS 128(R14), Z6
+	VMOVUPS 192(R14), Z7
+	MOVQ SI, R11
+	MOVQ R8, AX
+	MOVQ R9, BX
+	MOVQ R10, R15
+
+pair64row:
+	CMPL (AX), ONE
+	JEQ  pair64h1
+	VBROADCASTSS (AX), Z12
+	SCLP(Z12, Z0, Y0)
+	SCLP(Z12, Z1, Y1)
+	SCLP(Z12, Z2, Y2)
+	SCLP(Z12, Z3, Y3)
+
+pair64h1:
+	CMPL (AX)(R13*1), ONE
+	JEQ  pair64mad
+	VBROADCASTSS (AX)(R13*1), Z14
+	SCLP(Z14, Z4, Y4)
+	SCLP(Z14, Z5, Y5)
+	SCLP(Z14, Z6, Y6)
+	SCLP(Z14, Z7, Y7)
+
+pair64mad:
+	VCVTPH2PS 0(R11), Z8
+	VCVTPH2PS 32(R11), Z9
+	VCVTPH2PS 64(R11), Z10
+	VCVTPH2PS 96(R11), Z11
+	VBROADCASTSS (BX), Z13
+	VBROADCASTSS (BX)(R13*1), Z15
+	FMAP(Z8, Z13, Z0, Y0)
+	FMAP(Z8, Z15, Z4, Y4)
+	FMAP(Z9, Z13, Z1, Y1)
+	FMAP(Z9, Z15, Z5, Y5)
+	FMAP(Z10, Z13, Z2, Y2)
+	FMAP(Z10, Z15, Z6, Y6)
+	FMAP(Z11, Z13, Z3, Y3)
+	FMAP(Z11, Z15, Z7, Y7)
+	ADDQ DX, R11
+	ADDQ $4, AX
+	ADDQ $4, BX
+	DECQ R15
+	JNZ  pair64row
+	VMOVUPS Z0, 0(DI)
+	VMOVUPS Z1, 64(DI)
+	VMOVUPS Z2, 128(DI)
+	VMOVUPS Z3, 192(DI)
+	VMOVUPS Z4, 0(R14)
+	VMOVUPS Z5, 64(R14)
+	VMOVUPS Z6, 128(R14)
+	VMOVUPS Z7, 192(R14)
+	ADDQ $256, DI
+	ADDQ $128, SI
+	SUBQ $64, CX
+	JMP  pair64
+
+pair16:
+	CMPQ CX, $16
+	JLT  pairdone
+	LEAQ (DI)(R12*1), R14
+	VMOVUPS (DI), Z0
+	VMOVUPS (R14), Z4
+	MOVQ SI, R11
+	MOVQ R8, AX
+	MOVQ R9, BX
+	MOVQ R10, R15
+
+pair16row:
+	CMPL (AX), ONE
+	JEQ  pair16h1
+	VBROADCASTSS (AX), Z12
+	SCLP(Z12, Z0, Y0)
+
+pair16h1:
+	CMPL (AX)(R13*1), ONE
+	JEQ  pair16mad
+	VBROADCASTSS (AX)(R13*1), Z14
+	SCLP(Z14, Z4, Y4)
+
+pair16mad:
+	VCVTPH2PS (R11), Z8
+	VBROADCASTSS (BX), Z13
+	VBROADCASTSS (BX)(R13*1), Z15
+	FMAP(Z8, Z13, Z0, Y0)
+	FMAP(Z8, Z15, Z4, Y4)
+	ADDQ DX, R11
+	ADDQ $4, AX
+	ADDQ $4, BX
+	DECQ R15
+	JNZ  pair16row
+	VMOVUPS Z0, (DI)
+	VMOVUPS Z4, (R14)
+	ADDQ $64, DI
+	ADDQ $32, SI
+	SUBQ $16, CX
+	JMP  pair16
+
+pairdone:
+	VZEROUPPER
+	RET
+
+// REDUCE16 adds four accumulators holding lanes 0-15, 16-31, 32-47 and
+// 48-63 of a 64-lane sum as the reference does, leaving the float32
+// result in the low lane of xa (ya, xa: za's YMM and XMM; zt, yt, xt a
+// temporary's names).
+#define REDUCE16(za, zb, zc, ze, ya, xa, yt, xt) \
+	VADDPS zc, za, za; \
+	VADDPS ze, zb, zb; \
+	VADDPS zb, za, za; \
+	VEXTRACTF64X4 $1, za, yt; \
+	VADDPS yt, ya, ya; \
+	VEXTRACTF128 $1, ya, xt; \
+	VADDPS xt, xa, xa; \
+	VMOVHLPS xa, xa, xt; \
+	VADDPS xt, xa, xa; \
+	VMOVSHDUP xa, xt; \
+	VADDSS xt, xa, xa
+
+// func dotsPairAVX512(out, q []float32, d int, k []uint16, stride int)
+//
+// dotsF16QAVX512 for two queries, q[0:d] and q[d:2d], against the same
+// keys, each key converted once: out[t] and out[n+t] for the n =
+// len(out)/2 rows. d is a positive multiple of 64, so there is no float64
+// tail and the float32 sum of the lanes is the result.
+TEXT ·dotsPairAVX512(SB), NOSPLIT, $0-88
+	MOVQ out_base+0(FP), DI
+	MOVQ out_len+8(FP), R10
+	SHRQ $1, R10 // rows
+	MOVQ R10, R14
+	SHLQ $2, R14 // the second query's offset in out, in bytes
+	MOVQ q_base+24(FP), SI
+	MOVQ d+48(FP), CX
+	MOVQ CX, R15
+	SHLQ $2, R15 // the second query's offset in q, in bytes
+	MOVQ k_base+56(FP), R8
+	MOVQ stride+80(FP), DX
+	SHLQ $1, DX
+
+prow:
+	MOVQ SI, AX
+	MOVQ R8, BX
+	MOVQ CX, R13
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+	VXORPS Z2, Z2, Z2
+	VXORPS Z3, Z3, Z3
+	VXORPS Z4, Z4, Z4
+	VXORPS Z5, Z5, Z5
+	VXORPS Z6, Z6, Z6
+	VXORPS Z7, Z7, Z7
+
+pblock:
+	VCVTPH2PS 0(BX), Z8
+	VCVTPH2PS 32(BX), Z9
+	VCVTPH2PS 64(BX), Z10
+	VCVTPH2PS 96(BX), Z11
+	VFMADD231PS 0(AX), Z8, Z0
+	VFMADD231PS 64(AX), Z9, Z1
+	VFMADD231PS 128(AX), Z10, Z2
+	VFMADD231PS 192(AX), Z11, Z3
+	VFMADD231PS 0(AX)(R15*1), Z8, Z4
+	VFMADD231PS 64(AX)(R15*1), Z9, Z5
+	VFMADD231PS 128(AX)(R15*1), Z10, Z6
+	VFMADD231PS 192(AX)(R15*1), Z11, Z7
+	ADDQ $256, AX
+	ADDQ $128, BX
+	SUBQ $64, R13
+	JNZ  pblock
+	REDUCE16(Z0, Z1, Z2, Z3, Y0, X0, Y12, X12)
+	REDUCE16(Z4, Z5, Z6, Z7, Y4, X4, Y13, X13)
+	VMOVSS X0, (DI)
+	VMOVSS X4, (DI)(R14*1)
+	ADDQ $4, DI
+	ADDQ DX, R8
+	DECQ R10
+	JNZ  prow
+	VZEROUPPER
+	RET

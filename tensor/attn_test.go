@@ -356,6 +356,52 @@ func TestAccumulateF16Overflow(t *testing.T) {
 	}
 }
 
+// TestHeads checks the kernels for several heads sharing keys and values
+// against the oracles run head by head, over head counts that make pairs
+// and leave one over, and head sizes that the pair kernels take whole, in
+// part, or not at all.
+func TestHeads(t *testing.T) {
+	r := rand.New(rand.NewPCG(7, 1))
+	for _, ks := range attnTestSets() {
+		for heads := 1; heads <= 5; heads++ {
+			for _, d := range []int{8, 16, 24, 64, 72, 80, 128, 136, 192} {
+				n := 1 + r.IntN(20)
+				stride := d + r.IntN(9)
+				q := fp16Query(r, heads*d, 2)
+				k := halves(r, (n-1)*stride+d, 1, false)
+				scores := make([]float32, heads*n)
+				ks.dotsHeads(scores, q, heads, k, stride)
+				for g := range heads {
+					for row := range n {
+						want := dotOracle(q[g*d:(g+1)*d], k[row*stride:][:d])
+						if got := scores[g*n+row]; math.Float32bits(got) != math.Float32bits(want) {
+							t.Fatalf("%s: dots of %d heads of %d, head %d row %d: got %g, want %g", ks, heads, d, g, row, got, want)
+						}
+					}
+				}
+
+				var ms, vs []float32
+				for range heads {
+					m, v := softmaxFactors(r, n)
+					ms, vs = append(ms, m...), append(vs, v...)
+				}
+				out := make([]float32, heads*d)
+				for i := range out {
+					out[i] = round16(float32(r.NormFloat64()))
+				}
+				want := append([]float32(nil), out...)
+				for g := range heads {
+					accumulateOracle(want[g*d:(g+1)*d], k, stride, ms[g*n:(g+1)*n], vs[g*n:(g+1)*n])
+				}
+				ks.accumulateHeads(out, heads, k, stride, ms, vs)
+				if i := sameBits(out, want); i >= 0 {
+					t.Fatalf("%s: accumulate of %d heads of %d, %d rows: out[%d] = %g, want %g", ks, heads, d, n, i, out[i], want[i])
+				}
+			}
+		}
+	}
+}
+
 // TestAttnExported checks the exported functions, which dispatch to this
 // CPU's kernels, against the oracles, and their checks of lengths.
 func TestAttnExported(t *testing.T) {
@@ -379,6 +425,22 @@ func TestAttnExported(t *testing.T) {
 	if d := sameBits(out, want); d >= 0 {
 		t.Errorf("AccumulateF16: out[%d] = %g, want %g", d, out[d], want[d])
 	}
+	q2 := fp16Query(r, 2*72, 1)
+	scores2 := make([]float32, 2*3)
+	DotsF16QHeads(scores2, q2, 2, k, 80)
+	for i, s := range scores2 {
+		if want := dotOracle(q2[i/3*72:][:72], k[i%3*80:][:72]); s != want {
+			t.Errorf("DotsF16QHeads score %d = %g, want %g", i, s, want)
+		}
+	}
+	ms2, vs2 := append(append([]float32(nil), ms...), ms...), append(append([]float32(nil), vs...), vs...)
+	out2 := make([]float32, 2*72)
+	AccumulateF16Heads(out2, 2, k, 80, ms2, vs2)
+	for g := range 2 {
+		if d := sameBits(out2[g*72:(g+1)*72], want); d >= 0 {
+			t.Errorf("AccumulateF16Heads head %d: out[%d] = %g, want %g", g, d, out2[g*72+d], want[d])
+		}
+	}
 	x := []float32{1.0001, 3e5, 1e-7}
 	RoundF16(x)
 	ScaleRoundF16(x, 2)
@@ -396,6 +458,11 @@ func TestAttnExported(t *testing.T) {
 		"MadF16 short values":        func() { MadF16(out, k[:71], 1) },
 		"AccumulateF16 ms, vs":       func() { AccumulateF16(out, k, 80, ms[:2], vs) },
 		"AccumulateF16 short values": func() { AccumulateF16(out, k, 90, ms, vs) },
+		"DotsF16QHeads heads":        func() { DotsF16QHeads(scores2, q2[:143], 2, k, 80) },
+		"DotsF16QHeads short keys":   func() { DotsF16QHeads(scores2, q2, 2, k, 90) },
+		"AccumulateF16Heads heads":   func() { AccumulateF16Heads(out2, 4, k, 80, ms2, vs2) },
+		"AccumulateF16Heads values":  func() { AccumulateF16Heads(out2, 2, k, 90, ms2, vs2) },
+		"Exp32s short dst":           func() { Exp32s(out[:2], out[:3]) },
 	} {
 		func() {
 			defer func() {
