@@ -32,51 +32,75 @@ func (s softmax) finish(out []float32) {
 func attendF16(out, q []float32, keys, vals []uint16, kStride, vStride, n int, scale float32) {
 	roundFP16s(q)
 	clear(out)
-	flashF16(out, q, keys, vals, kStride, vStride, n, scale, newSoftmax()).finish(out)
+	s := [1]softmax{newSoftmax()}
+	var buf flashBuf
+	flashF16(out, q, 1, keys, vals, kStride, vStride, n, scale, s[:], &buf)
+	s[0].finish(out)
 }
 
-// flashF16 runs the loop of attendF16 over n more positions, continuing
-// from the softmax state s and the unnormalised sum in out, and returns the
-// new state. q must already be rounded to fp16, and out hold fp16 values.
+// flashF16 runs the loop of attendF16 for heads (at most flashHeads) query
+// heads that share their keys and values: q and out hold the heads one
+// after the other, and s their softmax states. It goes over n more
+// positions, continuing from the states and the unnormalised sums in out,
+// and updates the states. q must already be rounded to fp16, and out hold
+// fp16 values. buf is scratch space.
 //
 // It takes the positions in runs of up to flashRun: the scores of a run
-// first (tensor.DotsF16Q), then the softmax factors (their exponentials
-// all at once, with tensor.Exp32s, which gives exp32's bits), then the
-// value updates (tensor.AccumulateF16), which keep out in registers over
-// the run. For one element of out the operations are those of the
-// position by position loop: when the maximum grows, out is scaled by ms
+// first (tensor.DotsF16QHeads), then the softmax factors (their
+// exponentials all at once, with tensor.Exp32s, which gives exp32's bits),
+// then the value updates (tensor.AccumulateF16Heads), which keep out in
+// registers over the run. Each head's arithmetic is that of a position by
+// position loop over it alone: when the maximum grows, out is scaled by ms
 // and rounded to fp16, and then out = fma(v, vs, out) rounded to fp16.
-// AccumulateF16 skips the scaling when ms is 1, which changes nothing as
-// out holds fp16 values.
-func flashF16(out, q []float32, keys, vals []uint16, kStride, vStride, n int, scale float32, s softmax) softmax {
-	var e, ms, vs [flashRun]float32
-	var grew [flashRun]bool
-	m, sum := s.max, s.sum
+// The kernels skip the scaling when ms is 1, which changes nothing as out
+// holds fp16 values.
+func flashF16(out, q []float32, heads int, keys, vals []uint16, kStride, vStride, n int, scale float32, s []softmax, buf *flashBuf) {
+	e, ms, vs, grew := &buf.e, &buf.ms, &buf.vs, &buf.grew
 	for t0 := 0; t0 < n; t0 += flashRun {
 		c := min(flashRun, n-t0)
-		tensor.DotsF16Q(e[:c], q, keys[t0*kStride:], kStride)
+		hc := heads * c // head g's factors are at [g*c, (g+1)*c)
+		tensor.DotsF16QHeads(e[:hc], q, heads, keys[t0*kStride:], kStride)
 		// The exponents: m - x where the scaled score x is a new maximum
 		// m (ms = exp(m - x), vs = 1), else x - m (ms = 1, vs = exp(x - m)).
-		for t, d := range e[:c] {
-			x := d * scale
-			if grew[t] = x > m; grew[t] {
-				e[t] = m - x
-				m = x
-			} else {
-				e[t] = x - m
+		for g := range heads {
+			m := s[g].max
+			for t := g * c; t < (g+1)*c; t++ {
+				x := e[t] * scale
+				if grew[t] = x > m; grew[t] {
+					e[t] = m - x
+					m = x
+				} else {
+					e[t] = x - m
+				}
 			}
+			s[g].max = m
 		}
-		tensor.Exp32s(e[:c], e[:c])
-		for t, f := range e[:c] {
-			ms[t], vs[t] = 1, f
-			if grew[t] {
-				ms[t], vs[t] = f, 1
+		tensor.Exp32s(e[:hc], e[:hc])
+		for g := range heads {
+			sum := s[g].sum
+			for t := g * c; t < (g+1)*c; t++ {
+				ms[t], vs[t] = 1, e[t]
+				if grew[t] {
+					ms[t], vs[t] = e[t], 1
+				}
+				sum = sum*ms[t] + vs[t]
 			}
-			sum = sum*ms[t] + vs[t]
+			s[g].sum = sum
 		}
-		tensor.AccumulateF16(out, vals[t0*vStride:], vStride, ms[:c], vs[:c])
+		tensor.AccumulateF16Heads(out, heads, vals[t0*vStride:], vStride, ms[:hc], vs[:hc])
 	}
-	return softmax{m, sum}
+}
+
+// flashHeads is the most query heads flashF16 takes at once: the pairs
+// tensor's kernels convert each key and value once for.
+const flashHeads = 2
+
+// flashBuf holds the scores and softmax factors of a run of positions. A
+// caller keeps one for its calls of flashF16, which would otherwise clear
+// a new one for every block of the cache.
+type flashBuf struct {
+	e, ms, vs [flashHeads * flashRun]float32
+	grew      [flashHeads * flashRun]bool
 }
 
 // flashRun is the most positions flashF16 scores at once.
@@ -118,27 +142,41 @@ func flashF32(out, q []float32, keys, vals []float32, kStride, vStride, n int, s
 	return softmax{m, sum}
 }
 
-// attnItem is one unit of attention work: one head of the rows of span
-// that are first, first+stride, first+2*stride, ... Taking every
-// stride-th row, rather than a run of rows, gives each piece of a long
-// prefill chunk about the same number of positions to attend to.
+// attnItem is one unit of attention work: heads query heads from head on
+// (one, or two that share a KV head) of the rows of span that are first,
+// first+stride, first+2*stride, ... Taking every stride-th row, rather
+// than a run of rows, gives each piece of a long prefill chunk about the
+// same number of positions to attend to.
 type attnItem struct {
-	span, head    int32
+	span          int32
+	head, heads   int32
 	first, stride int32
-	cost          int64 // positions attended to, summed over the rows
+	cost          int64 // positions attended to, summed over the rows and heads
 }
 
 // planAttention splits the attention of the current step into items for
-// threads workers. Each (span, head) pair becomes one item, or several when
-// there are too few pairs to keep the threads busy; with more than one
-// thread the items are sorted costliest first, so that workers taking them
-// in turn finish together.
+// threads workers. Each span and unit of heads becomes one item, or
+// several when there are too few to keep the threads busy; with more than
+// one thread the items are sorted costliest first, so that workers taking
+// them in turn finish together.
+//
+// A unit is one query head, or, with an F16 cache, two heads that share a
+// KV head, which flashF16 runs together (an odd head of a group goes
+// alone). Pairs halve the items, so they are taken only while there are
+// at least two items per thread.
 func (w *Workspace) planAttention(threads int) {
-	H := w.m.Config.HeadCount
+	c := &w.m.Config
+	H, group := c.HeadCount, c.HeadCount/c.HeadCountKV
 	rows := 0
 	for _, sp := range w.spans {
 		rows += sp.n
 	}
+	unit := 1 // heads per unit
+	if units := c.HeadCountKV * ((group + 1) / 2); group > 1 && w.attn.cache.Type() == tensor.F16 &&
+		(threads <= 1 || units*rows >= 2*threads) {
+		unit = 2
+	}
+	units := c.HeadCountKV * ((group + unit - 1) / unit)
 	want := 1 // items wanted in all
 	if threads > 1 {
 		want = 4 * threads
@@ -151,17 +189,19 @@ func (w *Workspace) planAttention(threads int) {
 		// A share of the items in proportion to the span's rows, and at
 		// most one per row, which bounds the items by H times the rows of
 		// the step: the capacity the Workspace reserves.
-		pieces := min(sp.n, max(1, (want*sp.n+H*rows-1)/(H*rows)))
-		for h := range H {
+		pieces := min(sp.n, max(1, (want*sp.n+units*rows-1)/(units*rows)))
+		for h := 0; h < H; {
+			nh := min(unit, group-h%group) // within h's group
 			for k := range pieces {
 				cnt := int64((sp.n - k + pieces - 1) / pieces) // rows k, k+pieces, ... below sp.n
 				cost := cnt*int64(sp.pos+k+1) + int64(pieces)*cnt*(cnt-1)/2
 				w.items = append(w.items, attnItem{
-					span: int32(si), head: int32(h),
+					span: int32(si), head: int32(h), heads: int32(nh),
 					first: int32(k), stride: int32(pieces),
-					cost: cost,
+					cost: cost * int64(nh),
 				})
 			}
+			h += nh
 		}
 	}
 	if threads > 1 {
@@ -192,7 +232,7 @@ func (w *Workspace) attendWorker(_, _ int) {
 	}
 }
 
-// attendItem computes the attention output of one item's rows and head:
+// attendItem computes the attention output of one item's rows and heads:
 // the row at position pos sees positions 0..pos of its own sequence, read
 // block by block through the sequence's block table.
 func (w *Workspace) attendItem(it *attnItem) {
@@ -200,31 +240,43 @@ func (w *Workspace) attendItem(it *attnItem) {
 	j := &w.attn
 	sp := &w.spans[it.span]
 	H, Dk, Dv := c.HeadCount, c.KeyLength, c.ValueLength
-	h := int(it.head)
+	h, nh := int(it.head), int(it.heads)
 	kvh := h / (H / c.HeadCountKV)
 	ko, vo := kvh*Dk, kvh*Dv
 	bs, stride := j.cache.BlockSize(), j.cache.RowLen()
+	var buf flashBuf
 	for i := int(it.first); i < sp.n; i += int(it.stride) {
 		r := sp.row + i
-		q := w.q[(r*H+h)*Dk:][:Dk]
-		out := w.att[(r*H+h)*Dv:][:Dv]
-		n := sp.pos + i + 1 // positions to attend to
+		// The item's heads are consecutive, and so are their queries and
+		// outputs.
+		q := w.q[(r*H+h)*Dk:][:nh*Dk]
+		out := w.att[(r*H+h)*Dv:][:nh*Dv]
 		clear(out)
-		s := newSoftmax()
 		if j.cache.Type() == tensor.F16 {
 			roundFP16s(q)
-			for b := 0; n > 0; b++ {
+			var s [flashHeads]softmax
+			for g := range nh {
+				s[g] = newSoftmax()
+			}
+			for b, n := 0, sp.pos+i+1; n > 0; b++ { // n: positions left to attend to
 				blk, cnt := sp.blocks[b], min(bs, n)
-				s = flashF16(out, q, j.cache.K16(j.layer, blk)[ko:], j.cache.V16(j.layer, blk)[vo:], stride, stride, cnt, j.scale, s)
+				flashF16(out, q, nh, j.cache.K16(j.layer, blk)[ko:], j.cache.V16(j.layer, blk)[vo:], stride, stride, cnt, j.scale, s[:nh], &buf)
 				n -= cnt
 			}
-		} else {
-			for b := 0; n > 0; b++ {
-				blk, cnt := sp.blocks[b], min(bs, n)
-				s = flashF32(out, q, j.cache.K32(j.layer, blk)[ko:], j.cache.V32(j.layer, blk)[vo:], stride, stride, cnt, j.scale, s)
-				n -= cnt
+			for g := range nh {
+				s[g].finish(out[g*Dv : (g+1)*Dv])
 			}
+			continue
 		}
-		s.finish(out)
+		for g := range nh {
+			qg, og := q[g*Dk:(g+1)*Dk], out[g*Dv:(g+1)*Dv]
+			s := newSoftmax()
+			for b, n := 0, sp.pos+i+1; n > 0; b++ {
+				blk, cnt := sp.blocks[b], min(bs, n)
+				s = flashF32(og, qg, j.cache.K32(j.layer, blk)[ko:], j.cache.V32(j.layer, blk)[vo:], stride, stride, cnt, j.scale, s)
+				n -= cnt
+			}
+			s.finish(og)
+		}
 	}
 }
