@@ -373,14 +373,20 @@ func printBenchServe(w io.Writer, sums []*loadgen.Summary) {
 	for _, s := range sums {
 		fmt.Fprintf(tw, "%d\t%d\t%d\t%d\t%.2f\t%.1f\t%s\t%s\t%s\t%s\t%s\t%d\t\n",
 			s.Concurrency, s.Requests, s.Errors, s.Rejected, s.RequestsPerS, s.TokensPerS,
-			msString(s.TTFT.P50), msString(s.TTFT.P99), msString(s.ITL.P50), msString(s.ITL.P99), msString(s.E2E.P50), s.Cached)
+			latencyMS(s.TTFT, s.TTFT.P50), latencyMS(s.TTFT, s.TTFT.P99), latencyMS(s.ITL, s.ITL.P50),
+			latencyMS(s.ITL, s.ITL.P99), latencyMS(s.E2E, s.E2E.P50), s.Cached)
 	}
 	tw.Flush()
 	if len(sums) > 0 && sums[0].Shared > 0 {
 		fmt.Fprintf(w, "\nshared prefix of %d of %d prompt tokens:\n", sums[0].Shared, sums[0].Prompt)
 		for _, s := range sums {
-			fmt.Fprintf(w, "  %d clients: first request TTFT %s; TTFT p50 %s over %d requests with cached tokens, %s over %d without\n",
-				s.Concurrency, msString(s.FirstTTFT), msString(s.TTFTCached.P50), s.TTFTCached.N, msString(s.TTFTUncached.P50), s.TTFTUncached.N)
+			first := "failed"
+			if s.FirstTTFT > 0 {
+				first = msString(s.FirstTTFT)
+			}
+			fmt.Fprintf(w, "  %d clients: first request's TTFT %s; TTFT p50 %s over %d requests with cached tokens, %s over %d without\n",
+				s.Concurrency, first, latencyMS(s.TTFTCached, s.TTFTCached.P50), s.TTFTCached.N,
+				latencyMS(s.TTFTUncached, s.TTFTUncached.P50), s.TTFTUncached.N)
 		}
 	}
 }
@@ -393,6 +399,15 @@ func printPrefixTest(w io.Writer, s *loadgen.PrefixSummary) {
 	}
 	fmt.Fprintf(w, "median TTFT %s fresh, %s with the prefix cached (%d tokens): %.1fx sooner\n",
 		msString(s.ColdTTFT), msString(s.WarmTTFT), s.WarmCached, s.Speedup)
+}
+
+// latencyMS formats d, a statistic of l, in milliseconds, or "-" when l
+// has no samples.
+func latencyMS(l loadgen.Latency, d time.Duration) string {
+	if l.N == 0 {
+		return "-"
+	}
+	return msString(d)
 }
 
 // msString formats d in milliseconds.

@@ -106,7 +106,7 @@ func TestBenchServeTable(t *testing.T) {
 		!strings.HasPrefix(strings.TrimSpace(lines[2]), "2 ") {
 		t.Fatalf("table:\n%s", out)
 	}
-	if !strings.Contains(out, "shared prefix of 32 of 40 prompt tokens") || !strings.Contains(out, "1 clients: first request TTFT") {
+	if !strings.Contains(out, "shared prefix of 32 of 40 prompt tokens") || !strings.Contains(out, "1 clients: first request's TTFT") {
 		t.Errorf("no shared-prefix notes:\n%s", out)
 	}
 }
