@@ -33,8 +33,8 @@
 //     such as <|...|>), merges, special token ids from
 //     tokenizer_config.json and config.json, add_bos/add_eos and the chat
 //     template. tokenizer.ggml.pre, which names llama.cpp's pre-tokenizer,
-//     is found as llama.cpp finds it: by hashing the tokens of a fixed
-//     text (see Pre).
+//     is found as llama.cpp finds it, by hashing the tokens of a fixed
+//     text, or named by Options.Pre.
 //
 // Converted tensor data goes to a scratch file beside the output, not to
 // memory, so a model larger than RAM converts; tensors that need no change
