@@ -132,7 +132,11 @@ func (t *Target) send(ctx context.Context, client *http.Client, prompt []int, ma
 		res.Err = err
 		return res
 	}
-	defer resp.Body.Close()
+	defer func() {
+		// Reading to the end lets the connection be used again.
+		io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+		resp.Body.Close()
+	}()
 	res.Status = resp.StatusCode
 	if resp.StatusCode != http.StatusOK {
 		msg := errorMessage(resp.Body)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -93,6 +94,7 @@ func TestPrompts(t *testing.T) {
 type fakeServer struct {
 	*httptest.Server
 	reject atomic.Int64
+	conns  atomic.Int64 // connections opened
 	mu     sync.Mutex
 	bodies []map[string]any
 }
@@ -100,7 +102,7 @@ type fakeServer struct {
 func newFakeServer(t *testing.T, reject int, status int) *fakeServer {
 	f := &fakeServer{}
 	f.reject.Store(int64(reject))
-	f.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	f.Server = httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Path != "/v1/completions" || r.Header.Get("Authorization") != "Bearer k" {
 			http.Error(w, "wrong path or key", http.StatusBadRequest)
 			return
@@ -133,7 +135,17 @@ func newFakeServer(t *testing.T, reject int, status int) *fakeServer {
 			w.(http.Flusher).Flush()
 		}
 		fmt.Fprintf(w, "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":%d,\"completion_tokens\":%d,\"prompt_tokens_details\":{\"cached_tokens\":0}}}\n\ndata: [DONE]\n\n", prompt, n)
+		// The end of the chunked body follows a little later, so that a
+		// client that stops reading at [DONE] loses the connection.
+		w.(http.Flusher).Flush()
+		time.Sleep(2 * time.Millisecond)
 	}))
+	f.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			f.conns.Add(1)
+		}
+	}
+	f.Start()
 	t.Cleanup(f.Close)
 	return f
 }
@@ -157,6 +169,10 @@ func TestRunFake(t *testing.T) {
 	}
 	if s.RequestsPerS <= 0 || s.TokensPerS <= 0 {
 		t.Errorf("rates %g req/s, %g tok/s", s.RequestsPerS, s.TokensPerS)
+	}
+	// Each client keeps its connection from request to request.
+	if n := f.conns.Load(); n > 3 {
+		t.Errorf("%d connections for 3 clients", n)
 	}
 	body := f.bodies[0]
 	want := map[string]any{
