@@ -1,0 +1,260 @@
+package quantize
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/joule-llm/joule/gguf"
+	"github.com/joule-llm/joule/model"
+	"github.com/joule-llm/joule/model/llamatest"
+	"github.com/joule-llm/joule/tensor"
+)
+
+// reference builds the file Write should produce the simple way: every
+// tensor converted whole, in memory, and handed to gguf.Writer.
+func reference(t *testing.T, f *gguf.File, p *Plan) []byte {
+	t.Helper()
+	w := gguf.NewWriter()
+	for _, kv := range f.KV {
+		if kv.Key == "general.file_type" || kv.Key == "general.quantization_version" {
+			continue
+		}
+		if err := w.Set(kv.Key, kv.Value); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w.Set("general.quantization_version", uint32(2))
+	w.Set("general.file_type", uint32(p.FileType))
+	for _, c := range p.Tensors {
+		ti, _ := f.Tensor(c.Name)
+		data := f.TensorData(ti)
+		if c.From != c.To {
+			x := make([]float32, ti.Elements())
+			if err := tensor.Dequantize(c.From, data, x); err != nil {
+				t.Fatal(err)
+			}
+			var err error
+			if data, err = tensor.Quantize(c.To, x); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if err := w.AddTensor(c.Name, c.To, c.Dims, data); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var buf bytes.Buffer
+	if _, err := w.WriteTo(&buf); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Bytes()
+}
+
+func write(t *testing.T, f *gguf.File, p *Plan, opt Options) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	n, err := Write(&buf, f, p, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n != int64(buf.Len()) {
+		t.Errorf("Write returned %d, wrote %d bytes", n, buf.Len())
+	}
+	return buf.Bytes()
+}
+
+// TestWriteMatchesReference checks the streamed file byte for byte: its
+// header, made before any tensor is quantized, and its tensors, converted
+// in slabs across threads.
+func TestWriteMatchesReference(t *testing.T) {
+	models := map[string]*gguf.File{
+		"F32":  randomFile(t, llamatest.RandomConfig{Embd: 256, FF: 256, Layers: 1, Heads: 4, KVHeads: 2, Seed: 3}),
+		"F16":  randomFile(t, llamatest.RandomConfig{Embd: 256, FF: 256, Layers: 1, Heads: 2, Seed: 4, Type: tensor.F16, Tied: true}),
+		"BF16": randomFile(t, llamatest.RandomConfig{Embd: 64, FF: 96, Layers: 1, Heads: 2, Seed: 5, Type: tensor.BF16}),
+	}
+	opts := []Options{
+		{Threads: 1},
+		{Threads: 3, slabBytes: 1}, // a slab of one row
+		{Threads: 2, slabBytes: 5000},
+	}
+	for name, f := range models {
+		for _, ft := range []FileType{Q8_0, Q4_0, Q4_K_M, Q6_K, F16, AllF32} {
+			t.Run(name+"/"+ft.String(), func(t *testing.T) {
+				p, err := NewPlan(f, ft)
+				if err != nil {
+					t.Fatal(err)
+				}
+				want := reference(t, f, p)
+				for _, opt := range opts {
+					if got := write(t, f, p, opt); !bytes.Equal(got, want) {
+						t.Fatalf("options %+v: %d bytes differ from the %d-byte reference", opt, len(got), len(want))
+					}
+				}
+				out, err := gguf.Parse(want)
+				if err != nil {
+					t.Fatal(err)
+				}
+				keys := make([]string, len(out.KV))
+				for i, kv := range out.KV {
+					keys[i] = kv.Key
+				}
+				if n := len(keys); n < 2 || keys[n-2] != "general.quantization_version" || keys[n-1] != "general.file_type" {
+					t.Errorf("keys end with %v, want the quantization version and the file type", keys[max(0, n-2):])
+				}
+				if v, _ := out.Uint("general.file_type"); v != uint64(ft) {
+					t.Errorf("general.file_type = %d, want %d", v, ft)
+				}
+				if v, _ := out.Uint("general.quantization_version"); v != 2 {
+					t.Errorf("general.quantization_version = %d, want 2", v)
+				}
+				if len(out.KV) != len(f.KV)+1 { // the input has a file type, no version
+					t.Errorf("%d keys, want %d", len(out.KV), len(f.KV)+1)
+				}
+				// The converted model loads and runs.
+				m, err := model.Load(out)
+				if err != nil {
+					t.Fatal(err)
+				}
+				s, err := m.NewState(16, tensor.F32)
+				if err != nil {
+					t.Fatal(err)
+				}
+				logits := make([]float32, m.Config.VocabSize)
+				if err := m.Forward(nil, s, []int{1, 300, 301}, logits); err != nil {
+					t.Fatal(err)
+				}
+			})
+		}
+	}
+}
+
+func TestRequantize(t *testing.T) {
+	f := randomFile(t, llamatest.RandomConfig{Type: tensor.Q8_0, Embd: 64, FF: 128, Layers: 1, Heads: 2})
+	p, err := NewPlan(f, Q4_0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Everything but the norms is Q8_0 and becomes Q4_0, but for the
+	// output matrix, which stays Q8_0 (Q6_K does not fit 64 columns).
+	var names []string
+	for _, c := range p.Requantizes() {
+		names = append(names, c.Name)
+	}
+	if len(names) != 8 || slices.Contains(names, "output.weight") {
+		t.Errorf("requantized tensors: %v", names)
+	}
+	if _, err := Write(&bytes.Buffer{}, f, p, Options{}); err == nil || !strings.Contains(err.Error(), "AllowRequantize") {
+		t.Errorf("requantized without AllowRequantize: %v", err)
+	}
+	got := write(t, f, p, Options{AllowRequantize: true})
+	if !bytes.Equal(got, reference(t, f, p)) {
+		t.Error("requantized file differs from the reference")
+	}
+}
+
+func TestWriteProgressAndErrors(t *testing.T) {
+	f := randomFile(t, llamatest.RandomConfig{Embd: 32, FF: 64, Layers: 2, Heads: 2, Seed: 1})
+	other := randomFile(t, llamatest.RandomConfig{Embd: 32, FF: 64, Layers: 3, Heads: 2, Seed: 1})
+	p, err := NewPlan(f, Q8_0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var seen []string
+	write(t, f, p, Options{Progress: func(i int, c *Choice) {
+		if i != len(seen) || c != &p.Tensors[i] {
+			t.Errorf("progress %d (%s) after %d calls", i, c.Name, len(seen))
+		}
+		seen = append(seen, c.Name)
+	}})
+	if len(seen) != len(p.Tensors) {
+		t.Errorf("%d progress calls for %d tensors", len(seen), len(p.Tensors))
+	}
+	if _, err := Write(&bytes.Buffer{}, other, p, Options{}); err == nil {
+		t.Error("wrote a file with another file's plan")
+	}
+	bad := *p
+	bad.Tensors = slices.Clone(p.Tensors)
+	bad.Tensors[3].Size++
+	if _, err := Write(&bytes.Buffer{}, f, &bad, Options{}); err == nil {
+		t.Error("wrote with a wrong tensor size in the plan")
+	}
+
+	dir := t.TempDir()
+	path := filepath.Join(dir, "out.gguf")
+	if err := WriteFile(path, other, p, Options{}); err == nil {
+		t.Error("WriteFile with another file's plan succeeded")
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+		t.Errorf("a failed WriteFile left %v", entries)
+	}
+	if err := WriteFile(path, f, p, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	got, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, reference(t, f, p)) {
+		t.Error("WriteFile's file differs from the reference")
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 1 {
+		t.Errorf("WriteFile left %d files, want 1", len(entries))
+	}
+}
+
+// sharedPath returns a file of ../shared beside the module, or skips.
+func sharedPath(t *testing.T, rel string) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			break
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Skip("no go.mod above the test directory")
+		}
+		dir = parent
+	}
+	path := filepath.Join(dir, "..", "shared", rel)
+	if _, err := os.Stat(path); err != nil {
+		t.Skipf("%s not present (needs ../shared beside the repository): %v", rel, err)
+	}
+	return path
+}
+
+// TestStories260KMatchesLlamaQuantize compares whole files with the ones
+// llama.cpp's llama-quantize (the commit node-llama-cpp 3.22.1 bundles,
+// de3ff81) wrote from the same input: their SHA-256 sums.
+func TestStories260KMatchesLlamaQuantize(t *testing.T) {
+	f, err := gguf.Open(sharedPath(t, "models/stories260K.gguf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for ft, sum := range map[FileType]string{
+		Q8_0: "5b266ac0806143b4a42cf60b685f69890780636cb10e3f1133baf69ff64fa1bb",
+		Q4_0: "4813c9e14f1a5ff9f2118c9bf6bfde24ee520a5cdd73ddfdbe36f01ddb187e5d",
+		Q6_K: "96f49def56df95e82dcaa3e047594368753aada8fab3036b7a667415b2da0cde",
+	} {
+		p, err := NewPlan(f, ft)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := sha256.New()
+		if _, err := Write(h, f, p, Options{Threads: 2}); err != nil {
+			t.Fatal(err)
+		}
+		if got := hex.EncodeToString(h.Sum(nil)); got != sum {
+			t.Errorf("%s: sha256 %s, llama-quantize's %s", ft, got, sum)
+		}
+	}
+}
