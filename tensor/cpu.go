@@ -14,6 +14,8 @@ type kernelSet struct {
 	dotF16      func(w, x []byte, nb int) float32
 	dotQ4_0Q8_0 func(w, x []byte, nb int) float32
 	dotQ8_0Q8_0 func(w, x []byte, nb int) float32
+	dotQ4_KQ8_K func(w, x []byte, nb int) float32
+	dotQ6_KQ8_K func(w, x []byte, nb int) float32
 	quantQ8_0   func(dst []byte, src []float32) // activations, see quantizeQ8_0Act
 
 	// Multi-row kernels for Q4_0 and Q8_0 weights; a nil rows4 means
@@ -55,6 +57,8 @@ var refKernels = kernelSet{
 	dotF16:      dotF16Ref,
 	dotQ4_0Q8_0: dotQ4_0Q8_0Ref,
 	dotQ8_0Q8_0: dotQ8_0Q8_0Ref,
+	dotQ4_KQ8_K: dotQ4_KQ8_KRef,
+	dotQ6_KQ8_K: dotQ6_KQ8_KRef,
 	quantQ8_0:   quantizeQ8_0Act,
 }
 
@@ -70,8 +74,8 @@ func dotF16(w, x []byte, nb int) float32           { return kernels.dotF16(w, x,
 func dotBF16(w, x []byte, nb int) float32          { return dotBF16Ref(w, x, nb) }
 func dotQ4_0Q8_0(w, x []byte, nb int) float32      { return kernels.dotQ4_0Q8_0(w, x, nb) }
 func dotQ8_0Q8_0(w, x []byte, nb int) float32      { return kernels.dotQ8_0Q8_0(w, x, nb) }
-func dotQ4_KQ8_K(w, x []byte, nb int) float32      { return dotQ4_KQ8_KRef(w, x, nb) }
+func dotQ4_KQ8_K(w, x []byte, nb int) float32      { return kernels.dotQ4_KQ8_K(w, x, nb) }
 func dotQ5_KQ8_K(w, x []byte, nb int) float32      { return dotQ5_KQ8_KRef(w, x, nb) }
-func dotQ6_KQ8_K(w, x []byte, nb int) float32      { return dotQ6_KQ8_KRef(w, x, nb) }
+func dotQ6_KQ8_K(w, x []byte, nb int) float32      { return kernels.dotQ6_KQ8_K(w, x, nb) }
 func quantizeRowQ8_0Act(dst []byte, src []float32) { kernels.quantQ8_0(dst, src) }
 func quantizeRowQ8_K(dst []byte, src []float32)    { quantizeQ8_K(dst, src) }

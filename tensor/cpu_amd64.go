@@ -3,16 +3,16 @@
 package tensor
 
 // x86-64 kernels, in q8_amd64.s (Q4_0/Q8_0 one- and four-row kernels,
-// activation quantization), q4_amd64.s (eight-row Q4_0 kernels) and
-// f32_amd64.s (F32/F16 dots). Two sets exist besides the references:
+// activation quantization), q4_amd64.s (eight-row Q4_0 kernels),
+// kq_amd64.s (Q4_K/Q6_K dots) and f32_amd64.s (F32/F16 dots). Two sets exist besides the references:
 //
 //	avx2:     AVX2, FMA and F16C (Haswell, Zen 1 and later)
 //	avx512:   the avx2 set plus AVX-512 F/BW/VL and VNNI kernels that use
 //	          VPDPBUSD and the 32 vector registers (Ice Lake, Zen 4)
 //
-// For Q4_0 and Q8_0 both compute the float arithmetic of llama.cpp's x86
-// CPU backend (see q8_amd64.s), so they agree with it and with each other
-// bit for bit. The F32/F16 dots only agree up to rounding.
+// For Q4_0, Q8_0, Q4_K and Q6_K both compute the float arithmetic of
+// llama.cpp's x86 CPU backend (see q8_amd64.s, kq_amd64.s), so they agree
+// with it and with each other bit for bit. The F32/F16 dots only agree up to rounding.
 //
 // Feature detection uses CPUID directly rather than golang.org/x/sys/cpu,
 // to keep the module free of that dependency for a dozen lines.
@@ -70,6 +70,8 @@ func avx2Kernels() kernelSet {
 		dotF16:      dotF16AVX2Go,
 		dotQ4_0Q8_0: dotQ4_0Q8_0AVX2Go,
 		dotQ8_0Q8_0: dotQ8_0Q8_0AVX2Go,
+		dotQ4_KQ8_K: dotQ4_KQ8_KAVX2Go,
+		dotQ6_KQ8_K: dotQ6_KQ8_KAVX2Go,
 		quantQ8_0:   quantizeQ8_0AVX2Go,
 		q4_0:        q8Rows{rows4: rows4Q4_0AVX2Go, expand: expandQ8_0AVX2Go, rows8: q4Rows8AVX2Go},
 		q8_0:        q8Rows{rows4: rows4Q8_0AVX2Go},
@@ -211,6 +213,22 @@ func q4Tile8VNNIGo(out []float32, ostride int, w []byte, wstride int, xx []byte,
 	q4Tile8VNNI(out, ostride, w, wstride, xx, xstride, nb)
 }
 
+func dotQ4_KQ8_KAVX2Go(w, x []byte, nb int) float32 {
+	if nb <= 0 {
+		return 0
+	}
+	_, _ = w[nb*blockQ4_K-1], x[nb*blockQ8_K-1]
+	return dotQ4_KQ8_KAVX2(w, x, nb)
+}
+
+func dotQ6_KQ8_KAVX2Go(w, x []byte, nb int) float32 {
+	if nb <= 0 {
+		return 0
+	}
+	_, _ = w[nb*blockQ6_K-1], x[nb*blockQ8_K-1]
+	return dotQ6_KQ8_KAVX2(w, x, nb)
+}
+
 func dotF32AVX2Go(w []byte, x []float32) float32 {
 	if len(x) == 0 {
 		return 0
@@ -275,3 +293,9 @@ func q4Rows8VNNI(out []float32, w []byte, wstride int, xx []byte, nb int)
 
 //go:noescape
 func q4Tile8VNNI(out []float32, ostride int, w []byte, wstride int, xx []byte, xstride int, nb int)
+
+//go:noescape
+func dotQ4_KQ8_KAVX2(w, x []byte, nb int) float32
+
+//go:noescape
+func dotQ6_KQ8_KAVX2(w, x []byte, nb int) float32

@@ -66,11 +66,11 @@ func matmulKindOfSet(t Type, ks *kernelSet) (matmulKind, bool) {
 	case Q8_0:
 		return matmulKind{act: Q8_0, convert: ks.quantQ8_0, dot: ks.dotQ8_0Q8_0}, true
 	case Q4_K:
-		return matmulKind{act: Q8_K, convert: quantizeRowQ8_K, dot: dotQ4_KQ8_K}, true
+		return matmulKind{act: Q8_K, convert: quantizeRowQ8_K, dot: ks.dotQ4_KQ8_K}, true
 	case Q5_K:
 		return matmulKind{act: Q8_K, convert: quantizeRowQ8_K, dot: dotQ5_KQ8_K}, true
 	case Q6_K:
-		return matmulKind{act: Q8_K, convert: quantizeRowQ8_K, dot: dotQ6_KQ8_K}, true
+		return matmulKind{act: Q8_K, convert: quantizeRowQ8_K, dot: ks.dotQ6_KQ8_K}, true
 	}
 	return matmulKind{}, false
 }

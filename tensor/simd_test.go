@@ -262,6 +262,154 @@ func TestKernelSetsDots(t *testing.T) {
 	}
 }
 
+// llamaDotQ4_K is the arithmetic of llama.cpp's repacked Q4_K kernels on
+// x86: two fused chains per row, for the scaled sums and for the mins.
+func llamaDotQ4_K(w, x []byte, nb int) float32 {
+	var acc, accm float32
+	for b := 0; b < nb; b++ {
+		wb, xb := w[b*blockQ4_K:], x[b*blockQ8_K:]
+		var isum, msum int32
+		for j := 0; j < 8; j++ {
+			sc, m := scaleMinK4(j, wb[4:16])
+			var s int32
+			for l := 0; l < 32; l++ {
+				q := wb[16+32*(j/2)+l]
+				if j%2 == 0 {
+					q &= 0xf
+				} else {
+					q >>= 4
+				}
+				s += int32(q) * int32(int8(xb[q8KQsOff+32*j+l]))
+			}
+			isum += int32(sc) * s
+			msum += int32(m) * (q8KBsum(xb, 2*j) + q8KBsum(xb, 2*j+1))
+		}
+		xd := getF32(xb)
+		acc = fma32(float32(isum), float32(fp16(wb)*xd), acc)
+		accm = fma32(float32(msum), float32(fp16(wb[2:])*xd), accm)
+	}
+	return acc - accm
+}
+
+// q6KSteps is dotQ6_KQ8_KRef with every float step rounded on its own
+// (no fused multiply-add, whatever the compiler may do to the reference).
+func q6KSteps(w, x []byte, nb int) float32 {
+	var sum float32
+	for b := 0; b < nb; b++ {
+		wb, xb := w[b*blockQ6_K:], x[b*blockQ8_K:]
+		var isum int32
+		for e := 0; e < QK_K; e++ {
+			h, p := e/128, e%128
+			l, quarter := p%32, p/32
+			ql := wb[64*h+l+32*(quarter%2)]
+			if quarter >= 2 {
+				ql >>= 4
+			}
+			q := int32(ql&0xf|(wb[128+32*h+l]>>(2*quarter)&3)<<4) - 32
+			sc := int32(int8(wb[192+e/16]))
+			isum += sc * q * int32(int8(xb[q8KQsOff+e]))
+		}
+		d := float32(fp16(wb[208:]) * getF32(xb))
+		sum = sum + float32(d*float32(isum))
+	}
+	return sum
+}
+
+// makeQ8K returns nb Q8_K blocks: quantized Gaussian activations, or
+// random quants over the whole int8 range with consistent block sums.
+func makeQ8K(r *rand.Rand, nb int, random bool) []byte {
+	x := make([]byte, nb*blockQ8_K)
+	if !random {
+		quantizeQ8_K(x, testVector(r, "gaussian", nb*QK_K))
+		return x
+	}
+	for b := 0; b < nb; b++ {
+		xb := x[b*blockQ8_K:]
+		putF32(xb, float32(r.NormFloat64())*0.01)
+		for i := 0; i < QK_K; i++ {
+			xb[q8KQsOff+i] = byte(r.Uint32())
+		}
+		for j := 0; j < QK_K/16; j++ {
+			var s int16
+			for _, q := range xb[q8KQsOff+16*j : q8KQsOff+16*j+16] {
+				s += int16(int8(q))
+			}
+			binary.LittleEndian.PutUint16(xb[q8KSumsOff+2*j:], uint16(s))
+		}
+	}
+	return x
+}
+
+// makeKQuant returns nb blocks of t: quantized Gaussian weights, or random
+// bytes with finite scales.
+func makeKQuant(r *rand.Rand, t Type, nb int, random bool) []byte {
+	if !random {
+		w, err := Quantize(t, testVector(r, "gaussian", nb*QK_K))
+		if err != nil {
+			panic(err)
+		}
+		return w
+	}
+	w := make([]byte, nb*t.BlockBytes())
+	for i := range w {
+		w[i] = byte(r.Uint32())
+	}
+	for b := 0; b < nb; b++ {
+		wb := w[b*t.BlockBytes():]
+		if t == Q6_K {
+			putScale(wb[208:], randomScale(r)&0xbfff) // |d| < 2
+			continue
+		}
+		putScale(wb, randomScale(r)&0xbfff)
+		putScale(wb[2:], randomScale(r)&0xbfff)
+	}
+	return w
+}
+
+func TestKernelSetsKQuants(t *testing.T) {
+	r := rand.New(rand.NewPCG(76, 77))
+	for _, ks := range testKernelSets() {
+		for _, wt := range []Type{Q4_K, Q6_K} {
+			dot, ref, model := ks.dotQ4_KQ8_K, dotQ4_KQ8_KRef, llamaDotQ4_K
+			if wt == Q6_K {
+				dot, ref, model = ks.dotQ6_KQ8_K, dotQ6_KQ8_KRef, q6KSteps
+			}
+			for _, nb := range []int{1, 2, 3, 8} {
+				for _, random := range []bool{false, true} {
+					name := fmt.Sprintf("%s/%v/nb=%d/random=%v", ks.name, wt, nb, random)
+					w := makeKQuant(r, wt, nb, random)
+					x := makeQ8K(r, nb, random)
+					// Unaligned copies.
+					w = append(make([]byte, 1, len(w)+1), w...)[1:]
+					x = append(make([]byte, 3, len(x)+3), x...)[3:]
+					got, want := dot(w, x, nb), ref(w, x, nb)
+					wv := make([]float32, nb*QK_K)
+					xv := make([]float32, nb*QK_K)
+					if err := Dequantize(wt, w, wv); err != nil {
+						t.Fatal(err)
+					}
+					if err := Dequantize(Q8_K, x, xv); err != nil {
+						t.Fatal(err)
+					}
+					var mag float64
+					for i := range wv {
+						mag += math.Abs(float64(wv[i]) * float64(xv[i]))
+					}
+					if d := math.Abs(float64(got) - float64(want)); !(d <= 1e-5*mag+1e-30) {
+						t.Errorf("%s: got %v, reference %v", name, got, want)
+					}
+					if ks.name == refKernels.name {
+						continue
+					}
+					if m := model(w, x, nb); math.Float32bits(got) != math.Float32bits(m) {
+						t.Errorf("%s: got %v, want %v bit for bit", name, got, m)
+					}
+				}
+			}
+		}
+	}
+}
+
 // TestKernelSetsRows checks the multi-row kernels: each output equals the
 // set's one-row dot product bit for bit, with padded rows and unaligned
 // data.
