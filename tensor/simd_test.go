@@ -108,15 +108,20 @@ func llamaDotQ4_0(w, x []byte, nb int) float32 {
 
 // dotBound is the size of the float rounding a dot product may differ by
 // when its terms are summed in another order: a tight relative tolerance
-// times the sum of |terms|, with the block sums exact.
+// times the sum of |terms|, with the block sums exact. x is Q8_0 blocks,
+// or Q8_K for the k-quants.
 func dotBound(wt Type, w, x []byte, nb int) float64 {
 	var mag float64
-	wv := make([]float32, nb*32)
-	xv := make([]float32, nb*32)
+	xt := Q8_0
+	if wt.BlockSize() == QK_K {
+		xt = Q8_K
+	}
+	wv := make([]float32, nb*wt.BlockSize())
+	xv := make([]float32, nb*wt.BlockSize())
 	if err := Dequantize(wt, w[:nb*wt.BlockBytes()], wv); err != nil {
 		panic(err)
 	}
-	if err := Dequantize(Q8_0, x[:nb*blockQ8_0], xv); err != nil {
+	if err := Dequantize(xt, x[:nb*xt.BlockBytes()], xv); err != nil {
 		panic(err)
 	}
 	for i := range wv {
@@ -703,7 +708,7 @@ func BenchmarkMatMul2048(b *testing.B) {
 	}
 }
 
-// TestGoldenQ8Dots compares the Q4_0 and Q8_0 dot products with the bits
+// TestGoldenQ8Dots compares the Q4_0, Q8_0 and Q4_K dot products with the bits
 // llama.cpp's x86 kernels produced for the same inputs
 // (testdata/ggml_q8dots.c): the accelerated sets must match them exactly,
 // through the one-row dot products and through MatMul; the reference only
@@ -727,8 +732,8 @@ func TestGoldenQ8Dots(t *testing.T) {
 		}
 		want[fmt.Sprintf("%s %d %d", ty, tok, row)] = bits
 	}
-	if len(want) != 2*nr*nt {
-		t.Fatalf("ggml_q8dots.txt has %d values, want %d", len(want), 2*nr*nt)
+	if len(want) != 3*nr*nt {
+		t.Fatalf("ggml_q8dots.txt has %d values, want %d", len(want), 3*nr*nt)
 	}
 
 	// The generator of ggml_q8dots.c.
@@ -774,24 +779,44 @@ func TestGoldenQ8Dots(t *testing.T) {
 	for tok := 0; tok < nt; tok++ {
 		quantizeQ8_0Act(xq[tok*nb*blockQ8_0:(tok+1)*nb*blockQ8_0], x[tok*n:(tok+1)*n])
 	}
+	const nbk = n / QK_K
+	wk := make([]byte, nr*nbk*blockQ4_K)
+	for r := 0; r < nr; r++ {
+		row := wk[r*nbk*blockQ4_K : (r+1)*nbk*blockQ4_K]
+		for i := range row {
+			row[i] = byte(next())
+		}
+		for b := 0; b < nbk; b++ {
+			row[b*blockQ4_K+1] &= 0x3b
+			row[b*blockQ4_K+3] &= 0x3b
+		}
+	}
+	xk := make([]byte, nt*nbk*blockQ8_K)
+	for tok := 0; tok < nt; tok++ {
+		quantizeQ8_K(xk[tok*nbk*blockQ8_K:(tok+1)*nbk*blockQ8_K], x[tok*n:(tok+1)*n])
+	}
 
 	for _, ks := range testKernelSets() {
-		for _, wt := range []Type{Q8_0, Q4_0} {
-			w, dot := w8, ks.dotQ8_0Q8_0
-			if wt == Q4_0 {
+		for _, wt := range []Type{Q8_0, Q4_0, Q4_K} {
+			w, dot, xt, xblocks := w8, ks.dotQ8_0Q8_0, xq, nb
+			switch wt {
+			case Q4_0:
 				w, dot = w4, ks.dotQ4_0Q8_0
+			case Q4_K:
+				w, dot, xt, xblocks = wk, ks.dotQ4_KQ8_K, xk, nbk
 			}
-			rb := nb * wt.BlockBytes()
+			rb := xblocks * wt.BlockBytes()
+			xrb := len(xt) / nt
 			out := make([]float32, nt*nr)
 			matMul(nil, out, Matrix{Type: wt, Rows: nr, Cols: n, Data: w}, x, nt, &ks)
 			for tok := 0; tok < nt; tok++ {
 				for r := 0; r < nr; r++ {
 					key := fmt.Sprintf("%s %d %d", strings.ToLower(wt.String()), tok, r)
 					g := math.Float32frombits(want[key])
-					d := dot(w[r*rb:], xq[tok*nb*blockQ8_0:], nb)
+					d := dot(w[r*rb:], xt[tok*xrb:], xblocks)
 					m := out[tok*nr+r]
 					if ks.name == refKernels.name {
-						bound := dotBound(wt, w[r*rb:], xq[tok*nb*blockQ8_0:], nb)
+						bound := dotBound(wt, w[r*rb:], xt[tok*xrb:], xblocks)
 						if math.Abs(float64(d-g)) > bound || math.Abs(float64(m-g)) > bound {
 							t.Errorf("reference %s: dot %v, MatMul %v, ggml %v", key, d, m, g)
 						}

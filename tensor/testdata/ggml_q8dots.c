@@ -1,22 +1,26 @@
-// ggml_q8dots.c writes ggml_q8dots.txt: the Q8_0×Q8_0 and Q4_0×Q8_0 dot
-// products that llama.cpp's x86 CPU backend computes for deterministic
-// pseudo-random inputs, which simd_test.go regenerates and compares bit for
-// bit with the accelerated kernels.
+// ggml_q8dots.c writes ggml_q8dots.txt: the Q8_0×Q8_0, Q4_0×Q8_0 and
+// Q4_K×Q8_K dot products that llama.cpp's x86 CPU backend computes for
+// deterministic pseudo-random inputs, which simd_test.go regenerates and
+// compares bit for bit with the accelerated kernels.
 //
 // It calls the kernels llama.cpp runs on a Zen 4 CPU, from the prebuilt
 // libggml-cpu-zen4.so of node-llama-cpp 3.22.1 (llama.cpp de3ff81):
 // ggml_vec_dot_q8_0_q8_0 for Q8_0 weights (llamafile_sgemm, used for
 // several tokens, gives the same bits), and for Q4_0 the repacked 8×8
 // kernels: ggml_gemv_q4_0_8x8_q8_0 per token and ggml_gemm_q4_0_8x8_q8_0
-// for four tokens (they agree). Activations are quantized with the CPU
-// backend's own quantize_row_q8_0.
+// for four tokens (they agree), and for Q4_K the repacked
+// ggml_gemv_q4_K_8x8_q8_K that token generation runs (its gemm, for four
+// tokens and more, sums in another order). Activations are quantized with
+// the CPU backend's own quantize_row_q8_0 and quantize_row_q8_K.
 //
-//   gcc -O1 ggml_q8dots.c -o /tmp/q8dots -ldl
+//   gcc -O1 -I<llama.cpp>/ggml/include ggml_q8dots.c -o /tmp/q8dots -ldl
 //   /tmp/q8dots .../bins/linux-x64/libggml-cpu-zen4.so > ggml_q8dots.txt
 #include <dlfcn.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+
+#include "ggml.h" // struct ggml_tensor, for the Q4_K repacking
 
 enum { NR = 8, NB = 64, NT = 5, N = NB * 32 };
 
@@ -26,6 +30,7 @@ struct traits { from_float_t from_float; vec_dot_t vec_dot; int vec_dot_type; in
 typedef const struct traits *(*get_traits_t)(int);
 typedef void (*gemx_t)(int, float *, size_t, const void *, const void *, int, int);
 typedef void (*qmat_t)(const float *, void *, int64_t);
+typedef int (*repack_t)(void *, struct ggml_tensor *, const void *, size_t);
 
 // xorshift64; the Go test uses the same generator.
 static uint64_t state = 88172645463325252ull;
@@ -52,6 +57,7 @@ static uint16_t scale(uint16_t base) {
 }
 
 static uint8_t w4[NR][NB * 18], w8[NR][NB * 34], xq[NT][NB * 34], packed[NB][144], xq4[4 * NB * 34];
+static uint8_t wk[NR][N / 256 * 144], packedK[NR * N / 256 * 144], xk[NT][N / 256 * 292];
 static float xf[NT][N];
 
 int main(int argc, char **argv) {
@@ -105,6 +111,32 @@ int main(int argc, char **argv) {
 			return 1;
 		}
 	}
+
+	// Q4_K: random bytes with finite fp16 d and dmin, repacked by the
+	// backend's own repack function (a member of a stateless class).
+	for (int r = 0; r < NR; r++) {
+		for (int i = 0; i < N / 256 * 144; i++) wk[r][i] = next();
+		for (int b = 0; b < N / 256; b++) {
+			wk[r][b * 144 + 1] &= 0x3b;
+			wk[r][b * 144 + 3] &= 0x3b;
+		}
+	}
+	from_float_t quantK = ((get_traits_t)dlsym(lib, "ggml_get_type_traits_cpu"))(15)->from_float;
+	for (int t = 0; t < NT; t++) quantK(xf[t], xk[t], N);
+	repack_t repackK = (repack_t)dlsym(lib, "_ZN4ggml3cpu6repack13tensor_traitsI10block_q4_KLl8ELl8EL9ggml_type15EE6repackEP11ggml_tensorPKvm");
+	gemx_t gemvK = (gemx_t)dlsym(lib, "ggml_gemv_q4_K_8x8_q8_K");
+	struct ggml_tensor tk;
+	memset(&tk, 0, sizeof tk);
+	tk.type = GGML_TYPE_Q4_K;
+	tk.ne[0] = N, tk.ne[1] = NR, tk.ne[2] = tk.ne[3] = 1;
+	tk.data = packedK;
+	char self[64] = {0};
+	if (repackK(self, &tk, wk, sizeof wk) != 0) {
+		fprintf(stderr, "Q4_K repack failed\n");
+		return 1;
+	}
+	float oK[NT][NR];
+	for (int t = 0; t < NT; t++) gemvK(N, oK[t], 0, packedK, xk[t], 1, NR);
 	printf("# type token row float32-bits (ggml_q8dots.c)\n");
 	for (int t = 0; t < NT; t++) {
 		for (int r = 0; r < NR; r++) {
@@ -112,6 +144,8 @@ int main(int argc, char **argv) {
 			memcpy(&a, &o8[t][r], 4);
 			memcpy(&b, &o4[t][r], 4);
 			printf("q8_0 %d %d %08x\nq4_0 %d %d %08x\n", t, r, a, t, r, b);
+			memcpy(&a, &oK[t][r], 4);
+			printf("q4_k %d %d %08x\n", t, r, a);
 		}
 	}
 	return 0;
