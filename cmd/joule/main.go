@@ -26,6 +26,6 @@ func newRootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newInspectCmd(), newRunCmd(), newBenchCmd(), newTokenizeCmd(), newServeCmd(), newPullCmd(), newLsCmd(), newConvertCmd())
+	root.AddCommand(newInspectCmd(), newRunCmd(), newBenchCmd(), newTokenizeCmd(), newServeCmd(), newPullCmd(), newLsCmd(), newConvertCmd(), newQuantizeCmd(), newPerplexityCmd())
 	return root
 }
