@@ -12,7 +12,6 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/joule-llm/joule/gguf"
 	"github.com/joule-llm/joule/model"
 	"github.com/joule-llm/joule/tensor"
 	"github.com/joule-llm/joule/tokenizer"
@@ -84,7 +83,7 @@ func runPerplexity(ctx context.Context, stdout, stderr io.Writer, o perplexityOp
 	// llama.cpp drops one trailing newline of a prompt file.
 	text := strings.TrimSuffix(string(raw), "\n")
 
-	f, err := gguf.Open(o.model)
+	f, err := openModel(o.model)
 	if err != nil {
 		return err
 	}
