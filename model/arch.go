@@ -34,6 +34,10 @@ func (r RopeType) String() string {
 // attention with RoPE, residual, RMSNorm, SwiGLU feed-forward, residual.
 // Everything else is the same code; the tensors a family may add are
 // optional in the file unless listed as required.
+//
+// Every family may store q, k and v as one matrix, blk.N.attn_qkv.weight
+// (q rows, then k, then v; with an optional attn_qkv.bias), as llama.cpp's
+// shared loader accepts.
 type family struct {
 	rope RopeType
 
@@ -49,6 +53,24 @@ type family struct {
 	// head of the queries and keys, before RoPE.
 	qkNorm bool
 
+	// fusedGateUp: blk.N.ffn_up.weight holds the gate rows then the up
+	// rows (2 × feed_forward_length), and there is no ffn_gate.
+	fusedGateUp bool
+
+	// ropeLongShort: rope_factors_long.weight and rope_factors_short.weight
+	// may give per-pair divisors of the RoPE frequencies (Phi-3's
+	// "longrope"); llama also takes them when rope.scaling.type is
+	// longrope. llama.cpp picks the long ones when its context is longer
+	// than rope.scaling.original_context_length; Load picks them when the
+	// model's context length is, which is what llama.cpp does run with the
+	// whole trained context.
+	ropeLongShort bool
+
+	// scaleQ multiplies the queries by 1/sqrt(head size) before
+	// attention, which then scales q·k by 1, rather than scaling q·k.
+	// The result differs only in rounding, which is why it is data.
+	scaleQ bool
+
 	// attnScaleKey reads ARCH.attention.scale for the scale of q·k.
 	// llama.cpp reads it for none of these families (only for granite and
 	// a few others), so a llama file carrying the key gets 1/sqrt(head
@@ -57,7 +79,7 @@ type family struct {
 }
 
 // families are the architectures Load accepts, by general.architecture.
-// Facts from llama.cpp's src/models/{llama,qwen2,qwen3}.cpp, the optional
+// Facts from llama.cpp's src/models/{llama,qwen2,qwen3,phi3}.cpp, the optional
 // q, k, v biases of its shared create_tensor_qkv, and llama_model_rope_type.
 var families = map[string]family{
 	"llama": {
@@ -74,6 +96,15 @@ var families = map[string]family{
 		rope:    RopeNeox,
 		qkvBias: true,
 		qkNorm:  true,
+	},
+	// Phi-3: llama.cpp ignores attention.sliding_window for it (its
+	// sliding-window attention is disabled), and so does Load.
+	"phi3": {
+		rope:          RopeNeox,
+		qkvBias:       true,
+		fusedGateUp:   true,
+		ropeLongShort: true,
+		scaleQ:        true,
 	},
 }
 

@@ -74,21 +74,24 @@ func (c *archCase) load(t *testing.T) *Model {
 }
 
 // archLogitTol bounds |Joule - llama.cpp| for each of llama.cpp's top
-// logits (about ±3 here) at every position, both with their defaults
-// (flash attention, F16 KV cache). With F32 and F16 weights the worst
-// measured over the cases is 1.4e-3. With Q8_0 weights both quantize the
-// activations to 8 bits, and most positions agree to 1e-7, but now and
-// then a value that float32 rounding (say, in silu's exp) leaves on the
-// other side of a quantization step moves a logit by up to 1.8e-2.
+// logits at every position, relative to the magnitude of the best one
+// there (at least 1), both with their defaults (flash attention, F16 KV
+// cache). With F32 and F16 weights the worst measured over the cases is
+// 6.6e-4. With Q8_0 weights both quantize the activations to 8 bits, and
+// most positions agree to 1e-7, but now and then a value that float32
+// rounding (in silu's exp, or the purego kernels' order of summation)
+// leaves on the other side of a quantization step moves the logits by up
+// to 7.7e-3.
 //
 // Twice the tolerance is the gap between llama.cpp's two best logits
 // below which a different argmax is put down to rounding, and where a
 // greedy sequence may fork.
-func archLogitTol(weights string) float64 {
+func archLogitTol(weights string, best float64) float64 {
+	rel := 2e-2
 	if weights == "F32" || weights == "F16" {
-		return 1e-2
+		rel = 3e-3
 	}
-	return 4e-2
+	return rel * max(1, math.Abs(best))
 }
 
 func TestArchLogitsMatchLlamaCpp(t *testing.T) {
@@ -98,7 +101,6 @@ func TestArchLogitsMatchLlamaCpp(t *testing.T) {
 		t.Run(c.Name, func(t *testing.T) {
 			m := c.load(t)
 			V := m.Config.VocabSize
-			tol := archLogitTol(c.Config.Type)
 			seq := append(append([]int{}, c.Prompt...), c.Greedy[:len(c.Greedy)-1]...)
 			if len(c.TopLogits) != len(seq) {
 				t.Fatalf("%d rows of logits for %d positions", len(c.TopLogits), len(seq))
@@ -111,12 +113,14 @@ func TestArchLogitsMatchLlamaCpp(t *testing.T) {
 			if err := m.ForwardAll(p, s, seq, got); err != nil {
 				t.Fatal(err)
 			}
-			var worst float64
+			var worst, worstRel float64
 			for pos, top := range c.TopLogits {
 				row := got[pos*V : (pos+1)*V]
+				tol := archLogitTol(c.Config.Type, top[0][1])
 				for _, e := range top {
 					d := math.Abs(float64(row[int(e[0])]) - e[1])
 					worst = max(worst, d)
+					worstRel = max(worstRel, d/math.Abs(top[0][1]))
 					if !(d <= tol) {
 						t.Errorf("position %d: logit of %d is %g, llama.cpp %g", pos, int(e[0]), row[int(e[0])], e[1])
 					}
@@ -125,7 +129,7 @@ func TestArchLogitsMatchLlamaCpp(t *testing.T) {
 					t.Errorf("position %d: argmax %d, llama.cpp %d (ahead by %.3g)", pos, a, int(top[0][0]), top[0][1]-top[1][1])
 				}
 			}
-			t.Logf("max |logit difference| %.3g over %d positions", worst, len(seq))
+			t.Logf("max |logit difference| %.3g, relative to the best %.3g, over %d positions", worst, worstRel, len(seq))
 		})
 	}
 }
@@ -146,7 +150,7 @@ func TestArchGreedyMatchesLlamaCpp(t *testing.T) {
 				return
 			}
 			top := c.TopLogits[len(c.Prompt)-1+i]
-			if gap := top[0][1] - top[1][1]; gap < 2*archLogitTol(c.Config.Type) {
+			if gap := top[0][1] - top[1][1]; gap < 2*archLogitTol(c.Config.Type, top[0][1]) {
 				t.Logf("forks at token %d of %d, where llama.cpp's best two logits are %.3g apart", i, len(c.Greedy), gap)
 				return
 			}

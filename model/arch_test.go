@@ -1,6 +1,7 @@
 package model
 
 import (
+	"bytes"
 	"math"
 	"slices"
 	"strings"
@@ -12,7 +13,7 @@ import (
 )
 
 func TestArchitectures(t *testing.T) {
-	if got, want := Architectures(), []string{"llama", "qwen2", "qwen3"}; !slices.Equal(got, want) {
+	if got, want := Architectures(), []string{"llama", "phi3", "qwen2", "qwen3"}; !slices.Equal(got, want) {
 		t.Errorf("Architectures() = %v, want %v", got, want)
 	}
 	f, _ := randomModel(t, llamatest.RandomConfig{})
@@ -23,7 +24,7 @@ func TestArchitectures(t *testing.T) {
 		return v, true
 	}, nil, nil)
 	_, err := Load(g)
-	if err == nil || !strings.Contains(err.Error(), `architecture "gemma7" is not supported (supported: llama, qwen2, qwen3)`) {
+	if err == nil || !strings.Contains(err.Error(), `architecture "gemma7" is not supported (supported: llama, phi3, qwen2, qwen3)`) {
 		t.Errorf("unknown architecture: %v", err)
 	}
 }
@@ -129,6 +130,7 @@ func TestLoadErrorsArchs(t *testing.T) {
 	}
 	qwen3 := llamatest.RandomConfig{Arch: "qwen3", Embd: 64, Heads: 4, KVHeads: 2, HeadDim: 32, FF: 96}
 	qwen2 := llamatest.RandomConfig{Arch: "qwen2", Embd: 64, Heads: 4, KVHeads: 2, FF: 96}
+	phi3 := llamatest.RandomConfig{Arch: "phi3", Embd: 64, Heads: 4, KVHeads: 2, FF: 96}
 	tests := []struct {
 		name  string
 		cfg   llamatest.RandomConfig
@@ -143,9 +145,19 @@ func TestLoadErrorsArchs(t *testing.T) {
 		{"qwen2 k bias of the wrong size", qwen2, nil, nil, `"blk.0.attn_k.bias" has shape [64], want [32]`},
 		{"qwen2 output bias of the wrong size", qwen2, nil, add("output.bias", 64), `"output.bias" has shape [64], want [320]`},
 		{"llama rope_freqs of the wrong size", llamatest.RandomConfig{}, nil, add("rope_freqs.weight", 16), `"rope_freqs.weight" has shape [16], want [8]`},
+		{"llama rope_freqs with longrope", llamatest.RandomConfig{RopeScalingType: "longrope", RopeOrigCtx: 64}, nil, add("rope_freqs.weight", 8),
+			`unexpected tensor "rope_freqs.weight" in a llama model`},
+		{"qwen3 longrope", llamatest.RandomConfig{Arch: "qwen3", RopeScalingType: "longrope"}, nil, nil, `"longrope" is not supported for qwen3`},
+		{"phi3 with a separate gate", phi3, nil, func(w *gguf.Writer) {
+			if err := w.AddTensor("blk.0.ffn_gate.weight", tensor.F32, []uint64{64, 96}, make([]byte, 4*64*96)); err != nil {
+				t.Fatal(err)
+			}
+		}, `unexpected tensor "blk.0.ffn_gate.weight" in a phi3 model`},
+		{"phi3 without ffn_up", phi3, drop("blk.1.ffn_up.weight"), nil, `"blk.1.ffn_up.weight" is missing`},
+		{"phi3 without attn_qkv", phi3, drop("blk.0.attn_qkv.weight"), nil, `"blk.0.attn_q.weight" is missing`},
 	}
 	for _, tt := range tests {
-		f, _ := randomModel(t, tt.cfg)
+		f := randomFile(t, tt.cfg)
 		tn := tt.tn
 		if tt.name == "qwen2 k bias of the wrong size" {
 			tn = func(ti *gguf.TensorInfo, d []byte) (tensor.Type, []uint64, []byte, bool) {
@@ -173,4 +185,70 @@ func TestLoadErrorsArchs(t *testing.T) {
 	if m.layers[0].bq != nil || m.outputBias != nil {
 		t.Error("qwen2 without biases: biases bound")
 	}
+}
+
+func TestPhi3Config(t *testing.T) {
+	f, m := randomModel(t, llamatest.RandomConfig{Arch: "phi3", Embd: 64, Heads: 4, KVHeads: 2, FF: 96})
+	c := m.Config
+	// The queries carry 1/sqrt(head size); q·k is not scaled again.
+	if c.QueryScale != float32(1/math.Sqrt(16)) || c.AttentionScale != 1 || c.RopeType != RopeNeox {
+		t.Errorf("phi3: query scale %v, attention scale %v, rope %v", c.QueryScale, c.AttentionScale, c.RopeType)
+	}
+	// The gate and up matrices are the two halves of ffn_up, in place, as
+	// q, k and v are the thirds of attn_qkv.
+	rb := 4 * 64
+	for _, tt := range []struct {
+		tensor string
+		parts  []tensor.Matrix
+	}{
+		{"blk.1.ffn_up.weight", []tensor.Matrix{m.layers[1].gate, m.layers[1].up}},
+		{"blk.1.attn_qkv.weight", []tensor.Matrix{m.layers[1].wq, m.layers[1].wk, m.layers[1].wv}},
+	} {
+		ti, _ := f.Tensor(tt.tensor)
+		data := f.TensorData(ti)
+		off := 0
+		for i, p := range tt.parts {
+			if p.Cols != 64 || len(p.Data) != p.Rows*rb || &p.Data[0] != &data[off] {
+				t.Errorf("%s: part %d is not rows %d.. of it in place", tt.tensor, i, off/rb)
+			}
+			off += len(p.Data)
+		}
+		if off != len(data) {
+			t.Errorf("%s: parts cover %d of %d bytes", tt.tensor, off, len(data))
+		}
+	}
+}
+
+// TestLongRopeFactors checks which factors Load picks: the long ones when
+// the model's context is longer than the original context.
+func TestLongRopeFactors(t *testing.T) {
+	long, short := llamatest.LongRopeFactors(8)
+	for _, tt := range []struct {
+		cfg  llamatest.RandomConfig
+		want []float32
+	}{
+		{llamatest.RandomConfig{Arch: "phi3", Ctx: 256, RopeScalingType: "longrope", RopeOrigCtx: 64}, long},
+		{llamatest.RandomConfig{Arch: "phi3", Ctx: 256, RopeScalingType: "longrope", RopeOrigCtx: 256}, short},
+		{llamatest.RandomConfig{Ctx: 256, RopeScalingType: "longrope", RopeOrigCtx: 128}, long},
+		{llamatest.RandomConfig{Arch: "phi3", Ctx: 256}, nil},
+	} {
+		_, m := randomModel(t, tt.cfg)
+		if !slices.Equal(m.rope.freqs, tt.want) {
+			t.Errorf("%s, context %d, original %d: factors %v, want %v", tt.cfg.Arch, tt.cfg.Ctx, tt.cfg.RopeOrigCtx, m.rope.freqs, tt.want)
+		}
+	}
+}
+
+// randomFile writes cfg and parses it, without loading it.
+func randomFile(t *testing.T, cfg llamatest.RandomConfig) *gguf.File {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := llamatest.WriteRandomLlama(&buf, cfg); err != nil {
+		t.Fatal(err)
+	}
+	f, err := gguf.Parse(buf.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
 }

@@ -22,7 +22,8 @@ type Config struct {
 	KeyLength          int     // width of one query/key head
 	ValueLength        int     // width of one value head
 	RMSEpsilon         float32 // added to the mean square in RMSNorm
-	AttentionScale     float32 // multiplies q·k: 1/sqrt(KeyLength)
+	AttentionScale     float32 // multiplies q·k: 1/sqrt(KeyLength), or 1 when QueryScale does it
+	QueryScale         float32 // multiplies the queries after RoPE; 1 means none
 	RopeType           RopeType
 	RopeFreqBase       float32 // base of the RoPE frequencies
 	RopeFreqScale      float32 // angles are multiplied by this (linear scaling, YaRN's interpolation); 1 means none
@@ -37,6 +38,7 @@ type Config struct {
 	RopeYarnBetaFast float32 // the ramp starts at pairs turning this many times over RopeOrigContext; 32
 	RopeYarnBetaSlow float32 // and ends at pairs turning this many times; 1
 	RopeOrigContext  int     // rope.scaling.original_context_length; ContextLength when absent
+	RopeLongRope     bool    // rope.scaling.type is "longrope"
 }
 
 // ReadConfig reads the hyperparameters from f's metadata, under the prefix
@@ -110,9 +112,12 @@ func ReadConfig(f *gguf.File) (Config, error) {
 			return c, err
 		}
 	}
-	c.AttentionScale = float32(scale)
+	c.AttentionScale, c.QueryScale = float32(scale), 1
 	if scale == 0 && c.KeyLength > 0 {
 		c.AttentionScale = 1 / float32(math.Sqrt(float64(c.KeyLength)))
+	}
+	if fam.scaleQ {
+		c.QueryScale, c.AttentionScale = c.AttentionScale, 1
 	}
 	if c.RopeDimensionCount, err = optUint(f, p+"rope.dimension_count", c.KeyLength); err != nil {
 		return c, err
@@ -122,7 +127,7 @@ func ReadConfig(f *gguf.File) (Config, error) {
 		return c, err
 	}
 	c.RopeFreqBase = float32(base)
-	if err := readRopeScaling(f, p, &c); err != nil {
+	if err := readRopeScaling(f, p, fam, &c); err != nil {
 		return c, err
 	}
 	if c.VocabSize, err = vocabSize(f, p); err != nil {
@@ -138,7 +143,7 @@ func ReadConfig(f *gguf.File) (Config, error) {
 // (beta_fast 32, beta_slow 1) and sets the magnitude factor so that,
 // after the rope kernel's own 1 + 0.1·ln(f), the table is scaled by
 // about 1 + 0.1·ln(f) once.
-func readRopeScaling(f *gguf.File, p string, c *Config) error {
+func readRopeScaling(f *gguf.File, p string, fam family, c *Config) error {
 	typ := "linear"
 	if f.Has(p + "rope.scaling.type") {
 		var err error
@@ -175,6 +180,12 @@ func readRopeScaling(f *gguf.File, p string, c *Config) error {
 	case "none":
 		c.RopeFreqScale = 1
 	case "linear":
+	case "longrope":
+		// The scaling is in the rope_factors_* tensors.
+		if !fam.ropeLongShort && !fam.ropeFreqs {
+			return fmt.Errorf("model: %srope.scaling.type %q is not supported for %s", p, typ, c.Arch)
+		}
+		c.RopeLongRope = true
 	case "yarn":
 		c.RopeExtFactor = 1
 		if !(c.RopeFreqScale > 0) {
@@ -188,7 +199,7 @@ func readRopeScaling(f *gguf.File, p string, c *Config) error {
 		}
 		c.RopeAttnFactor = m * (1 / (1 + 0.1*logf(fac)))
 	default:
-		return fmt.Errorf("model: %srope.scaling.type %q is not supported (want none, linear or yarn)", p, typ)
+		return fmt.Errorf("model: %srope.scaling.type %q is not supported (want none, linear, yarn or longrope)", p, typ)
 	}
 	c.RopeAttnFactor *= float32(attn)
 	return nil

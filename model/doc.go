@@ -4,11 +4,17 @@
 // RMSNorm, rotary position embeddings (RoPE), grouped-query attention over
 // a KV cache, and a SwiGLU feed-forward block. The other architectures are
 // that block with differences held as data (see arch.go), not copies of
-// it: "qwen2" (q, k, v biases, RoPE rotating elements half a head apart)
-// and "qwen3" (the same RoPE, and an RMSNorm over each query and key
-// head). RoPE takes llama.cpp's scalings: Llama 3's per-pair frequency
-// factors (rope_freqs.weight), linear, and YaRN. Architectures lists what
-// Load accepts. Weights stay in the GGUF file's memory.
+// it: "qwen2" (q, k, v biases, RoPE rotating elements half a head apart),
+// "qwen3" (the same RoPE, and an RMSNorm over each query and key head) and
+// "phi3" (fused gate and up matrices, queries scaled before attention,
+// LongRoPE factors). RoPE takes llama.cpp's scalings: Llama 3's per-pair
+// frequency factors (rope_freqs.weight), linear, YaRN and LongRoPE.
+// Architectures lists what Load accepts. Weights stay in the GGUF file's
+// memory.
+//
+// Sliding-window attention is not implemented: llama.cpp applies none to
+// these architectures (it ignores the window of Mistral files converted
+// as llama, and disables Phi-3's), so neither does this package.
 //
 // Two entry points share one implementation. ForwardBatch runs a step of
 // several sequences at once for a serving engine: their tokens are stacked

@@ -143,6 +143,9 @@ func (m *Model) run(p *tensor.Pool, w *Workspace, cache *kv.Storage, logits []fl
 		addBias(q, L.bq)
 		headNorm(q, L.qNorm, c.RMSEpsilon)
 		ropeHeads(q, w.rope, rows, c.HeadCount, c.KeyLength, d, c.RopeType)
+		if c.QueryScale != 1 {
+			scale(q, c.QueryScale)
+		}
 		w.attn.layer = li
 		w.planAttention(threads)
 		if threads > 1 {
@@ -266,6 +269,12 @@ func headNorm(x, w []float32, eps float32) {
 	for h := 0; h < len(x); h += len(w) {
 		v := x[h : h+len(w)]
 		rmsNorm(v, v, w, eps)
+	}
+}
+
+func scale(x []float32, s float32) {
+	for i := range x {
+		x[i] *= s
 	}
 }
 

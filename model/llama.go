@@ -75,28 +75,51 @@ func Load(f *gguf.File) (*Model, error) {
 		m.outputBias = l.optVector("output.bias", V)
 	}
 	var freqs []float32
-	if fam.ropeFreqs {
-		freqs = l.optVector("rope_freqs.weight", c.RopeDimensionCount/2)
+	if pairs := c.RopeDimensionCount / 2; fam.ropeLongShort || fam.ropeFreqs && c.RopeLongRope {
+		long := l.optVector("rope_factors_long.weight", pairs)
+		freqs = l.optVector("rope_factors_short.weight", pairs)
+		if c.ContextLength > c.RopeOrigContext {
+			freqs = long
+		}
+	} else if fam.ropeFreqs {
+		freqs = l.optVector("rope_freqs.weight", pairs)
 	}
 	m.rope = newRopeTable(&c, freqs)
 	m.layers = make([]layer, c.BlockCount)
 	for i := range m.layers {
 		p := fmt.Sprintf("blk.%d.", i)
+		F := c.FeedForwardLength
 		L := layer{
 			attnNorm: l.vector(p+"attn_norm.weight", E),
-			wq:       l.matrix(p+"attn_q.weight", E, qDim),
-			wk:       l.matrix(p+"attn_k.weight", E, kDim),
-			wv:       l.matrix(p+"attn_v.weight", E, vDim),
 			wo:       l.matrix(p+"attn_output.weight", c.HeadCount*c.ValueLength, E),
 			ffnNorm:  l.vector(p+"ffn_norm.weight", E),
-			gate:     l.matrix(p+"ffn_gate.weight", E, c.FeedForwardLength),
-			up:       l.matrix(p+"ffn_up.weight", E, c.FeedForwardLength),
-			down:     l.matrix(p+"ffn_down.weight", c.FeedForwardLength, E),
+			down:     l.matrix(p+"ffn_down.weight", F, E),
 		}
-		if fam.qkvBias {
+		if _, ok := f.Tensor(p + "attn_qkv.weight"); ok {
+			// One matmul's rows are split three ways: each output row is
+			// computed on its own, so this is the fused product.
+			qkv := l.matrix(p+"attn_qkv.weight", E, qDim+kDim+vDim)
+			L.wq, L.wk, L.wv = l.rows(qkv, 0, qDim), l.rows(qkv, qDim, qDim+kDim), l.rows(qkv, qDim+kDim, qDim+kDim+vDim)
+			if b := l.optVector(p+"attn_qkv.bias", qDim+kDim+vDim); b != nil {
+				L.bq, L.bk, L.bv = b[:qDim], b[qDim:qDim+kDim], b[qDim+kDim:]
+			}
+		} else {
+			L.wq = l.matrix(p+"attn_q.weight", E, qDim)
+			L.wk = l.matrix(p+"attn_k.weight", E, kDim)
+			L.wv = l.matrix(p+"attn_v.weight", E, vDim)
+		}
+		if fam.qkvBias && L.bq == nil {
+			// Fused weights may come with separate biases.
 			L.bq = l.optVector(p+"attn_q.bias", qDim)
 			L.bk = l.optVector(p+"attn_k.bias", kDim)
 			L.bv = l.optVector(p+"attn_v.bias", vDim)
+		}
+		if fam.fusedGateUp {
+			gu := l.matrix(p+"ffn_up.weight", E, 2*F)
+			L.gate, L.up = l.rows(gu, 0, F), l.rows(gu, F, 2*F)
+		} else {
+			L.gate = l.matrix(p+"ffn_gate.weight", E, F)
+			L.up = l.matrix(p+"ffn_up.weight", E, F)
 		}
 		if fam.qkNorm {
 			L.qNorm = l.vector(p+"attn_q_norm.weight", c.KeyLength)
@@ -167,6 +190,19 @@ func (l *loader) matrix(name string, cols, rows int) tensor.Matrix {
 		l.err = fmt.Errorf("model: tensor %q: %w", name, err)
 	}
 	return m
+}
+
+// rows returns rows [lo, hi) of m, sharing its memory.
+func (l *loader) rows(m tensor.Matrix, lo, hi int) tensor.Matrix {
+	if l.err != nil {
+		return tensor.Matrix{}
+	}
+	rb, err := m.Type.RowBytes(m.Cols)
+	if err != nil {
+		l.err = fmt.Errorf("model: %w", err)
+		return tensor.Matrix{}
+	}
+	return tensor.Matrix{Type: m.Type, Rows: hi - lo, Cols: m.Cols, Data: m.Data[lo*rb : hi*rb]}
 }
 
 // optVector is vector for a tensor the file may leave out: nil when it

@@ -61,7 +61,7 @@ func TestReadConfig(t *testing.T) {
 	want := Config{
 		Arch: "llama", VocabSize: 300, ContextLength: 128, EmbeddingLength: 64, BlockCount: 3, FeedForwardLength: 172,
 		HeadCount: 8, HeadCountKV: 2, KeyLength: 8, ValueLength: 8, RMSEpsilon: 1e-6,
-		AttentionScale: float32(1 / math.Sqrt(8)), RopeType: RopeNorm, RopeFreqBase: 5000, RopeFreqScale: 1, RopeDimensionCount: 8,
+		AttentionScale: float32(1 / math.Sqrt(8)), QueryScale: 1, RopeType: RopeNorm, RopeFreqBase: 5000, RopeFreqScale: 1, RopeDimensionCount: 8,
 		RopeAttnFactor: 1, RopeYarnBetaFast: 32, RopeYarnBetaSlow: 1, RopeOrigContext: 128,
 	}
 	if m.Config != want {
@@ -132,7 +132,7 @@ func TestLoadErrors(t *testing.T) {
 		{"other architecture", setKey("general.architecture", "gpt2"), nil, nil, `"gpt2"`},
 		{"heads not a multiple", setKey("llama.attention.head_count_kv", uint32(3)), nil, nil, "multiple"},
 		{"block_count a string", setKey("llama.block_count", "two"), nil, nil, "llama.block_count"},
-		{"longrope", nil, nil, func(w *gguf.Writer) { w.Set("llama.rope.scaling.type", "longrope") }, "longrope"},
+		{"dynamic rope scaling", nil, nil, func(w *gguf.Writer) { w.Set("llama.rope.scaling.type", "dynamic") }, `"dynamic" is not supported`},
 		{"experts", nil, nil, func(w *gguf.Writer) { w.Set("llama.expert_count", uint32(8)) }, "expert"},
 		{"missing tensor", nil, onTensor("blk.1.ffn_up.weight", drop), nil, `"blk.1.ffn_up.weight" is missing`},
 		{"missing norm", nil, onTensor("output_norm.weight", drop), nil, `"output_norm.weight" is missing`},

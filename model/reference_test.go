@@ -80,23 +80,42 @@ func newRefModel(t *testing.T, f *gguf.File, c llamatest.RandomConfig) *refModel
 	}
 	m.outBias = refVector(t, f, "output.bias")
 	m.freqs = refVector(t, f, "rope_freqs.weight")
+	if c.RopeScalingType == "longrope" {
+		// The long factors when the context passes the original one.
+		m.freqs = refVector(t, f, "rope_factors_short.weight")
+		if c.RopeOrigCtx != 0 && c.Ctx > c.RopeOrigCtx {
+			m.freqs = refVector(t, f, "rope_factors_long.weight")
+		}
+	}
 	for i := range c.Layers {
 		p := fmt.Sprintf("blk.%d.", i)
 		v := func(name string) []float64 { return refVector(t, f, p+name) }
-		m.layers = append(m.layers, refLayer{
+		L := refLayer{
 			bq: v("attn_q.bias"), bk: v("attn_k.bias"), bv: v("attn_v.bias"), bo: v("attn_output.bias"),
 			bGate: v("ffn_gate.bias"), bUp: v("ffn_up.bias"), bDown: v("ffn_down.bias"),
 			qNorm: v("attn_q_norm.weight"), kNorm: v("attn_k_norm.weight"),
 			attnNorm: refMatrix(t, f, p+"attn_norm.weight")[0],
 			ffnNorm:  refMatrix(t, f, p+"ffn_norm.weight")[0],
-			wq:       refMatrix(t, f, p+"attn_q.weight"),
-			wk:       refMatrix(t, f, p+"attn_k.weight"),
-			wv:       refMatrix(t, f, p+"attn_v.weight"),
 			wo:       refMatrix(t, f, p+"attn_output.weight"),
-			gate:     refMatrix(t, f, p+"ffn_gate.weight"),
-			up:       refMatrix(t, f, p+"ffn_up.weight"),
 			down:     refMatrix(t, f, p+"ffn_down.weight"),
-		})
+		}
+		q, kv := c.Heads*c.HeadDim, c.KVHeads*c.HeadDim
+		if _, ok := f.Tensor(p + "attn_qkv.weight"); ok {
+			w := refMatrix(t, f, p+"attn_qkv.weight")
+			L.wq, L.wk, L.wv = w[:q], w[q:q+kv], w[q+kv:]
+			if b := v("attn_qkv.bias"); b != nil {
+				L.bq, L.bk, L.bv = b[:q], b[q:q+kv], b[q+kv:]
+			}
+		} else {
+			L.wq, L.wk, L.wv = refMatrix(t, f, p+"attn_q.weight"), refMatrix(t, f, p+"attn_k.weight"), refMatrix(t, f, p+"attn_v.weight")
+		}
+		if _, ok := f.Tensor(p + "ffn_gate.weight"); ok {
+			L.gate, L.up = refMatrix(t, f, p+"ffn_gate.weight"), refMatrix(t, f, p+"ffn_up.weight")
+		} else {
+			gu := refMatrix(t, f, p+"ffn_up.weight")
+			L.gate, L.up = gu[:c.FF], gu[c.FF:]
+		}
+		m.layers = append(m.layers, L)
 	}
 	return m
 }
@@ -126,15 +145,16 @@ func rmsnorm64(x, w []float64, eps float64) []float64 {
 	return out
 }
 
-// rope64 rotates every head by RoPE as the configuration asks: pair p
-// turns by pos * base^(-2p/headDim) / freqs[p], scaled by 1/factor for
-// linear scaling; with YaRN the pairs turning more than 32 times over the
-// original context keep the unscaled angle, those turning less than once
-// take the scaled one, a linear ramp between (in whole pairs), and the
-// rotation is scaled by 1 + 0.1 ln(factor). The pairs are adjacent
-// elements for llama, elements headDim/2 apart for qwen2 and qwen3.
+// rope64 rotates the first RopeDims elements of every head by RoPE as
+// the configuration asks: pair p turns by pos * base^(-2p/RopeDims) /
+// freqs[p], scaled by 1/factor for linear scaling; with YaRN the pairs
+// turning more than 32 times over the original context keep the unscaled
+// angle, those turning less than once take the scaled one, a linear ramp
+// between (in whole pairs), and the rotation is scaled by
+// 1 + 0.1 ln(factor). rope.scaling.attn_factor scales it too. The pairs
+// are adjacent elements for llama, elements RopeDims/2 apart otherwise.
 func rope64(x []float64, pos int, c llamatest.RandomConfig, freqs []float64) {
-	hd := c.HeadDim
+	hd, d := c.HeadDim, c.RopeDims
 	base := float64(c.RopeBase)
 	factor := float64(c.RopeScalingFactor)
 	if factor == 0 || c.RopeScalingType == "none" {
@@ -143,6 +163,9 @@ func rope64(x []float64, pos int, c llamatest.RandomConfig, freqs []float64) {
 	yarn := c.RopeScalingType == "yarn"
 	var lo, hi float64
 	mscale := 1.0
+	if c.RopeAttnFactor != 0 {
+		mscale = float64(c.RopeAttnFactor)
+	}
 	if yarn {
 		orig := float64(c.RopeOrigCtx)
 		if orig == 0 {
@@ -150,14 +173,14 @@ func rope64(x []float64, pos int, c llamatest.RandomConfig, freqs []float64) {
 		}
 		// The pair index turning the given number of times over orig.
 		pair := func(turns float64) float64 {
-			return float64(hd) * math.Log(orig/(turns*2*math.Pi)) / (2 * math.Log(base))
+			return float64(d) * math.Log(orig/(turns*2*math.Pi)) / (2 * math.Log(base))
 		}
-		lo, hi = max(0, math.Floor(pair(32))), min(float64(hd-1), math.Ceil(pair(1)))
-		mscale = 1 + 0.1*math.Log(factor)
+		lo, hi = max(0, math.Floor(pair(32))), min(float64(d-1), math.Ceil(pair(1)))
+		mscale *= 1 + 0.1*math.Log(factor)
 	}
 	for h := 0; h < len(x); h += hd {
-		for p := range hd / 2 {
-			ext := float64(pos) * math.Pow(base, -float64(2*p)/float64(hd))
+		for p := range d / 2 {
+			ext := float64(pos) * math.Pow(base, -float64(2*p)/float64(d))
 			if freqs != nil {
 				ext /= freqs[p]
 			}
@@ -168,8 +191,8 @@ func rope64(x []float64, pos int, c llamatest.RandomConfig, freqs []float64) {
 			}
 			c0, s0 := mscale*math.Cos(a), mscale*math.Sin(a)
 			i, j := h+2*p, h+2*p+1
-			if c.Arch == "qwen2" || c.Arch == "qwen3" {
-				i, j = h+p, h+p+hd/2
+			if c.Arch != "llama" {
+				i, j = h+p, h+p+d/2
 			}
 			x0, x1 := x[i], x[j]
 			x[i] = x0*c0 - x1*s0
@@ -391,6 +414,13 @@ var archShapes = []struct {
 	{"qwen3-hd32", llamatest.RandomConfig{Arch: "qwen3", Embd: 64, Heads: 4, KVHeads: 2, HeadDim: 32, FF: 96}},
 	{"qwen3-yarn-bias", llamatest.RandomConfig{Arch: "qwen3", Embd: 64, Heads: 2, KVHeads: 1, HeadDim: 64, FF: 96, Bias: true,
 		RopeScalingType: "yarn", RopeScalingFactor: 4, RopeOrigCtx: 64}},
+	{"llama-fused-qkv-bias", llamatest.RandomConfig{Embd: 64, Heads: 4, KVHeads: 2, FF: 96, FusedQKV: true, Bias: true}},
+	{"llama-longrope", llamatest.RandomConfig{Embd: 64, Heads: 4, KVHeads: 2, FF: 96, RopeScalingType: "longrope", RopeOrigCtx: 64, RopeAttnFactor: 1.2}},
+	{"phi3-long", llamatest.RandomConfig{Arch: "phi3", Embd: 64, Heads: 4, KVHeads: 2, FF: 96, Bias: true,
+		RopeScalingType: "longrope", RopeOrigCtx: 64, RopeAttnFactor: 1.2}},
+	{"phi3-short-partial", llamatest.RandomConfig{Arch: "phi3", Embd: 64, Heads: 2, KVHeads: 2, FF: 96, RopeDims: 24,
+		RopeScalingType: "longrope", RopeOrigCtx: 256, Ctx: 256}},
+	{"phi3-plain", llamatest.RandomConfig{Arch: "phi3", Embd: 64, Heads: 4, FF: 96, Tied: true}},
 }
 
 func TestForwardMatchesReferenceArchs(t *testing.T) {

@@ -1,4 +1,4 @@
-// Package llamatest writes small GGUF models (llama, qwen2, qwen3) with
+// Package llamatest writes small GGUF models (llama, qwen2, qwen3, phi3) with
 // deterministic random weights and a byte-fallback SentencePiece-style
 // vocabulary, for tests and benchmarks that need a model of a given shape,
 // architecture and weight type.
@@ -19,13 +19,14 @@ import (
 // RandomConfig describes a random model. Zero fields take the defaults
 // noted.
 type RandomConfig struct {
-	Arch     string      // general.architecture: "llama", "qwen2" or "qwen3"; "llama"
+	Arch     string      // general.architecture: "llama", "qwen2", "qwen3" or "phi3"; "llama"
 	Name     string      // general.name; "random-" + Arch
 	Embd     int         // embedding length; 64
 	Layers   int         // blocks; 2
 	Heads    int         // query heads; 4
 	KVHeads  int         // key/value heads; Heads
 	HeadDim  int         // per-head width; Embd / Heads
+	RopeDims int         // leading dimensions of a head that RoPE turns; HeadDim
 	FF       int         // feed-forward width; 4 * Embd
 	Vocab    int         // vocabulary size, at least 259 (3 control + 256 byte tokens); 320
 	Ctx      int         // context length; 256
@@ -37,9 +38,15 @@ type RandomConfig struct {
 
 	// Bias adds every bias tensor llama.cpp accepts for the architecture:
 	// q, k, v, attention output and feed-forward for llama; q, k, v and
-	// the output classifier for qwen2; q, k and v for qwen3. qwen2 files
-	// always have the q, k and v biases, as Qwen2 checkpoints do.
+	// the output classifier for qwen2; q, k and v for qwen3 and phi3.
+	// qwen2 files always have the q, k and v biases, as Qwen2 checkpoints
+	// do.
 	Bias bool
+	// FusedQKV stores q, k and v as one matrix, attn_qkv (and their
+	// biases as attn_qkv.bias). phi3 files always do, as converted Phi-3
+	// checkpoints do; phi3 files also hold the gate and up matrices in one
+	// ffn_up of twice the feed-forward width.
+	FusedQKV bool
 	// RopeFreqs writes rope_freqs.weight (llama only): per-pair divisors
 	// of the RoPE frequencies as Llama 3 files carry them, here rising
 	// from 1 for the fastest pair to 8 for the slowest.
@@ -47,9 +54,14 @@ type RandomConfig struct {
 	// Rope scaling metadata: rope.scaling.type ("" writes no type key,
 	// which llama.cpp reads as "linear"), rope.scaling.factor (written
 	// when not 0) and rope.scaling.original_context_length (when not 0).
+	// With the type "longrope", phi3 and llama files get
+	// rope_factors_long.weight and rope_factors_short.weight
+	// (LongRopeFactors). RopeAttnFactor is written as
+	// rope.scaling.attn_factor when not 0.
 	RopeScalingType   string
 	RopeScalingFactor float32
 	RopeOrigCtx       int
+	RopeAttnFactor    float32
 }
 
 // MinVocab is the smallest vocabulary: <unk>, <s>, </s> and 256 byte tokens.
@@ -74,6 +86,7 @@ func (c RandomConfig) withDefaults() RandomConfig {
 	if c.Heads > 0 {
 		def(&c.HeadDim, c.Embd/c.Heads)
 	}
+	def(&c.RopeDims, c.HeadDim)
 	def(&c.FF, 4*c.Embd)
 	def(&c.Vocab, 320)
 	def(&c.Ctx, 256)
@@ -98,18 +111,42 @@ type Parts struct {
 	OutputBias bool // output.bias
 	QKNorm     bool // blk.N.attn_{q,k}_norm.weight
 	RopeFreqs  bool // rope_freqs.weight
+	FusedQKV   bool // blk.N.attn_qkv.weight instead of attn_{q,k,v}
+	GateUp     bool // blk.N.ffn_up.weight holds gate then up; no ffn_gate
+	LongShort  bool // rope_factors_long.weight and rope_factors_short.weight
 }
 
 // Parts returns the optional tensors WriteRandomLlama writes for c.
 func (c RandomConfig) Parts() Parts {
 	c = c.withDefaults()
+	var p Parts
 	switch c.Arch {
 	case "qwen2":
-		return Parts{QKVBias: true, OutputBias: c.Bias && !c.Tied}
+		p = Parts{QKVBias: true, OutputBias: c.Bias && !c.Tied}
 	case "qwen3":
-		return Parts{QKVBias: c.Bias, QKNorm: true}
+		p = Parts{QKVBias: c.Bias, QKNorm: true}
+	case "phi3":
+		p = Parts{QKVBias: c.Bias, FusedQKV: true, GateUp: true, LongShort: c.RopeScalingType == "longrope"}
+	default:
+		p = Parts{QKVBias: c.Bias, OutBias: c.Bias, FFNBias: c.Bias, RopeFreqs: c.RopeFreqs, LongShort: c.RopeScalingType == "longrope"}
 	}
-	return Parts{QKVBias: c.Bias, OutBias: c.Bias, FFNBias: c.Bias, RopeFreqs: c.RopeFreqs}
+	p.FusedQKV = p.FusedQKV || c.FusedQKV
+	return p
+}
+
+// LongRopeFactors returns the values of rope_factors_long.weight and
+// rope_factors_short.weight for n pairs: rising from 1 to 8 and from 1
+// to 2.
+func LongRopeFactors(n int) (long, short []float32) {
+	long, short = make([]float32, n), make([]float32, n)
+	for i := range long {
+		f := float32(0)
+		if n > 1 {
+			f = float32(i) / float32(n-1)
+		}
+		long[i], short[i] = 1+7*f, 1+f
+	}
+	return long, short
 }
 
 // RopeFreqFactors returns the values of rope_freqs.weight for n pairs.
@@ -152,22 +189,33 @@ func WriteRandomLlama(w io.Writer, cfg RandomConfig) error {
 	}
 	specs := []spec{{"token_embd.weight", c.Embd, c.Vocab, 0.5}}
 	if parts.RopeFreqs {
-		specs = append(specs, spec{"rope_freqs.weight", c.HeadDim / 2, 0, 0})
+		specs = append(specs, spec{"rope_freqs.weight", c.RopeDims / 2, 0, 0})
+	}
+	if parts.LongShort {
+		specs = append(specs, spec{"rope_factors_long.weight", c.RopeDims / 2, 0, 0}, spec{"rope_factors_short.weight", c.RopeDims / 2, 0, 0})
 	}
 	for i := range c.Layers {
 		p := fmt.Sprintf("blk.%d.", i)
-		specs = append(specs,
-			spec{p + "attn_norm.weight", c.Embd, 0, 0},
-			spec{p + "attn_q.weight", c.Embd, qDim, 0},
-			spec{p + "attn_k.weight", c.Embd, kvK, 0},
-			spec{p + "attn_v.weight", c.Embd, kvK, 0},
-		)
-		if parts.QKVBias {
+		specs = append(specs, spec{p + "attn_norm.weight", c.Embd, 0, 0})
+		switch {
+		case parts.FusedQKV:
+			specs = append(specs, spec{p + "attn_qkv.weight", c.Embd, qDim + 2*kvK, 0})
+			if parts.QKVBias {
+				specs = append(specs, spec{p + "attn_qkv.bias", qDim + 2*kvK, 0, 0.5})
+			}
+		default:
 			specs = append(specs,
-				spec{p + "attn_q.bias", qDim, 0, 0.5},
-				spec{p + "attn_k.bias", kvK, 0, 0.5},
-				spec{p + "attn_v.bias", kvK, 0, 0.5},
+				spec{p + "attn_q.weight", c.Embd, qDim, 0},
+				spec{p + "attn_k.weight", c.Embd, kvK, 0},
+				spec{p + "attn_v.weight", c.Embd, kvK, 0},
 			)
+			if parts.QKVBias {
+				specs = append(specs,
+					spec{p + "attn_q.bias", qDim, 0, 0.5},
+					spec{p + "attn_k.bias", kvK, 0, 0.5},
+					spec{p + "attn_v.bias", kvK, 0, 0.5},
+				)
+			}
 		}
 		if parts.QKNorm {
 			specs = append(specs,
@@ -179,12 +227,13 @@ func WriteRandomLlama(w io.Writer, cfg RandomConfig) error {
 		if parts.OutBias {
 			specs = append(specs, spec{p + "attn_output.bias", c.Embd, 0, 0.5})
 		}
-		specs = append(specs,
-			spec{p + "ffn_norm.weight", c.Embd, 0, 0},
-			spec{p + "ffn_gate.weight", c.Embd, c.FF, 0},
-			spec{p + "ffn_up.weight", c.Embd, c.FF, 0},
-			spec{p + "ffn_down.weight", c.FF, c.Embd, 0},
-		)
+		specs = append(specs, spec{p + "ffn_norm.weight", c.Embd, 0, 0})
+		if parts.GateUp {
+			specs = append(specs, spec{p + "ffn_up.weight", c.Embd, 2 * c.FF, 0})
+		} else {
+			specs = append(specs, spec{p + "ffn_gate.weight", c.Embd, c.FF, 0}, spec{p + "ffn_up.weight", c.Embd, c.FF, 0})
+		}
+		specs = append(specs, spec{p + "ffn_down.weight", c.FF, c.Embd, 0})
 		if parts.FFNBias {
 			specs = append(specs,
 				spec{p + "ffn_gate.bias", c.FF, 0, 0.5},
@@ -211,8 +260,14 @@ func WriteRandomLlama(w io.Writer, cfg RandomConfig) error {
 					v[i] = float32(s.std * r.NormFloat64())
 				}
 			}
-			if s.name == "rope_freqs.weight" {
+			long, short := LongRopeFactors(s.cols)
+			switch s.name {
+			case "rope_freqs.weight":
 				v = RopeFreqFactors(s.cols)
+			case "rope_factors_long.weight":
+				v = long
+			case "rope_factors_short.weight":
+				v = short
 			}
 			if err := gw.AddTensor(s.name, tensor.F32, []uint64{uint64(s.cols)}, encodeF32(v)); err != nil {
 				return fmt.Errorf("llamatest: %w", err)
@@ -251,14 +306,16 @@ func (c RandomConfig) check() error {
 		return fmt.Errorf("llamatest: %d heads is not a multiple of %d KV heads", c.Heads, c.KVHeads)
 	case c.HeadDim%2 != 0:
 		return fmt.Errorf("llamatest: head dimension %d is odd", c.HeadDim)
+	case c.RopeDims%2 != 0 || c.RopeDims > c.HeadDim:
+		return fmt.Errorf("llamatest: RoPE dimensions %d must be even and at most the head dimension %d", c.RopeDims, c.HeadDim)
 	case c.Vocab < MinVocab:
 		return fmt.Errorf("llamatest: vocabulary of %d is below the minimum %d", c.Vocab, MinVocab)
 	case !c.Type.Known() || c.Type.BlockSize() == 0:
 		return fmt.Errorf("llamatest: unknown type %v", c.Type)
-	case c.Arch != "llama" && c.Arch != "qwen2" && c.Arch != "qwen3":
-		return fmt.Errorf("llamatest: architecture %q is not one of llama, qwen2, qwen3", c.Arch)
-	case c.Arch == "qwen2" && c.Heads*c.HeadDim != c.Embd:
-		return fmt.Errorf("llamatest: qwen2 needs heads × head dimension = embedding length, have %d × %d != %d", c.Heads, c.HeadDim, c.Embd)
+	case c.Arch != "llama" && c.Arch != "qwen2" && c.Arch != "qwen3" && c.Arch != "phi3":
+		return fmt.Errorf("llamatest: architecture %q is not one of llama, qwen2, qwen3, phi3", c.Arch)
+	case (c.Arch == "qwen2" || c.Arch == "phi3") && c.Heads*c.HeadDim != c.Embd:
+		return fmt.Errorf("llamatest: %s needs heads × head dimension = embedding length, have %d × %d != %d", c.Arch, c.Heads, c.HeadDim, c.Embd)
 	case c.RopeFreqs && c.Arch != "llama":
 		return fmt.Errorf("llamatest: rope_freqs.weight is for llama only")
 	}
@@ -267,6 +324,11 @@ func (c RandomConfig) check() error {
 
 func (c RandomConfig) setMetadata(w *gguf.Writer) error {
 	toks, scores, types := Vocab(c.Vocab)
+	if c.Arch == "phi3" {
+		// llama.cpp looks this token up when loading a model whose name
+		// says Phi-3, as Phi-3's vocabulary has it.
+		toks[len(toks)-1], types[len(types)-1] = "<|endoftext|>", TypeControl
+	}
 	a := c.Arch + "."
 	type entry struct {
 		key string
@@ -281,7 +343,7 @@ func (c RandomConfig) setMetadata(w *gguf.Writer) error {
 		{a + "embedding_length", uint32(c.Embd)},
 		{a + "block_count", uint32(c.Layers)},
 		{a + "feed_forward_length", uint32(c.FF)},
-		{a + "rope.dimension_count", uint32(c.HeadDim)},
+		{a + "rope.dimension_count", uint32(c.RopeDims)},
 		{a + "attention.head_count", uint32(c.Heads)},
 		{a + "attention.head_count_kv", uint32(c.KVHeads)},
 		{a + "attention.key_length", uint32(c.HeadDim)},
@@ -297,6 +359,9 @@ func (c RandomConfig) setMetadata(w *gguf.Writer) error {
 	}
 	if c.RopeOrigCtx != 0 {
 		kv = append(kv, entry{a + "rope.scaling.original_context_length", uint32(c.RopeOrigCtx)})
+	}
+	if c.RopeAttnFactor != 0 {
+		kv = append(kv, entry{a + "rope.scaling.attn_factor", c.RopeAttnFactor})
 	}
 	kv = append(kv, []entry{
 		{"tokenizer.ggml.model", "llama"},

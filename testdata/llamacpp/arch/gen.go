@@ -78,6 +78,22 @@ func cases() []testCase {
 			c.Arch, c.HeadDim, c.Bias = "qwen3", 32, true
 			c.RopeScalingType, c.RopeScalingFactor, c.RopeOrigCtx = "yarn", 4, 64
 		}),
+		with("llama-fused-qkv-bias-q8", "Q8_0", func(c *llamatest.RandomConfig) {
+			c.FusedQKV, c.Bias = true, true
+		}),
+		// llama.cpp's context here is 256: longer than an original
+		// context of 64 (the long factors), not than one of 256 (short).
+		with("phi3-longrope-long", "F32", func(c *llamatest.RandomConfig) {
+			c.Arch, c.Bias = "phi3", true
+			c.RopeScalingType, c.RopeOrigCtx, c.RopeAttnFactor = "longrope", 64, 1.19
+		}),
+		with("phi3-longrope-short-partial-f16", "F16", func(c *llamatest.RandomConfig) {
+			c.Arch, c.Heads, c.KVHeads, c.RopeDims = "phi3", 2, 1, 24
+			c.RopeScalingType, c.RopeOrigCtx, c.RopeAttnFactor = "longrope", 256, 1.19
+		}),
+		with("phi3-tied-q8", "Q8_0", func(c *llamatest.RandomConfig) {
+			c.Arch, c.Tied = "phi3", true
+		}),
 	}
 }
 
