@@ -484,25 +484,25 @@ u4loop:
 	VPDPBUSD X, B, C; \
 	VPSUBD   C, Z, C
 
-// T8PAIR accumulates row (u in Y12, dw broadcast in Y13) × token (x at X,
-// correction C, dx broadcast DXV) into A.
-#define T8PAIR(X, C, DXV, A) \
-	VMOVDQA64   C, Y14; \
-	VPDPBUSD    X, Y12, Y14; \
-	VCVTDQ2PS   Y14, Y14; \
-	VMULPS      DXV, Y13, Y15; \
-	VFMADD231PS Y14, Y15, A
+// T8PAIR accumulates row r (u in Y12) × token t (x at X, correction C)
+// into A; D is d = dw_r*dx_t in memory, broadcast into the multiply-add.
+#define T8PAIR(X, C, D, A) \
+	VMOVDQA64        C, Y14; \
+	VPDPBUSD         X, Y12, Y14; \
+	VCVTDQ2PS        Y14, Y14; \
+	VFMADD231PS.BCST D, Y14, A
 
-#define T8ROW(W, D, A0, A1, A2, A3) \
-	VPXOR        W, Y0, Y12; \
-	VBROADCASTSS D, Y13; \
-	T8PAIR(2(DI), Y4, Y8, A0); \
-	T8PAIR(2(DI)(R14*1), Y5, Y9, A1); \
-	T8PAIR(2(DI)(R14*2), Y6, Y10, A2); \
-	T8PAIR(2(R13), Y7, Y11, A3)
+// T8ROW accumulates row r (weights at W) against the four tokens; the d of
+// (r, t) is at 16t+4r(SP), so D0..D3 are 4r(SP), 16+4r(SP), ...
+#define T8ROW(W, D0, D1, D2, D3, A0, A1, A2, A3) \
+	VPXOR W, Y0, Y12; \
+	T8PAIR(2(DI), Y4, D0, A0); \
+	T8PAIR(2(DI)(R14*1), Y5, D1, A1); \
+	T8PAIR(2(DI)(R14*2), Y6, D2, A2); \
+	T8PAIR(2(R13), Y7, D3, A3)
 
 // func tile4Q8_0VNNI(out []float32, ostride int, w []byte, wstride int, x []byte, xstride int, dx []float32, nb int)
-TEXT ·tile4Q8_0VNNI(SB), NOSPLIT, $16-128
+TEXT ·tile4Q8_0VNNI(SB), NOSPLIT, $64-128
 	MOVQ w_base+32(FP), SI
 	MOVQ wstride+56(FP), BX
 	LEAQ (BX)(BX*2), R11
@@ -536,21 +536,25 @@ TEXT ·tile4Q8_0VNNI(SB), NOSPLIT, $16-128
 	VPXORD Y31, Y31, Y31
 
 t8loop:
+	// d = dw*dx of the 16 pairs, token-major at (SP).
 	GATHER4DW
-	VMOVUPS X1, (SP) // dw of the four rows
-	VBROADCASTSS (DX), Y8
-	VBROADCASTSS (DX)(R12*1), Y9
-	VBROADCASTSS (DX)(R12*2), Y10
-	VBROADCASTSS (R10), Y11
+	VMULPS.BCST (DX), X1, X8
+	VMULPS.BCST (DX)(R12*1), X1, X9
+	VMULPS.BCST (DX)(R12*2), X1, X10
+	VMULPS.BCST (R10), X1, X11
+	VMOVUPS X8, (SP)
+	VMOVUPS X9, 16(SP)
+	VMOVUPS X10, 32(SP)
+	VMOVUPS X11, 48(SP)
 	NEGSUM(2(DI), Y0, Y4, Y3)
 	NEGSUM(2(DI)(R14*1), Y0, Y5, Y3)
 	NEGSUM(2(DI)(R14*2), Y0, Y6, Y3)
 	NEGSUM(2(R13), Y0, Y7, Y3)
 	// Accumulator of row r, token t: Y16+4r+t.
-	T8ROW(2(SI), (SP), Y16, Y17, Y18, Y19)
-	T8ROW(2(SI)(BX*1), 4(SP), Y20, Y21, Y22, Y23)
-	T8ROW(2(SI)(BX*2), 8(SP), Y24, Y25, Y26, Y27)
-	T8ROW(2(SI)(R11*1), 12(SP), Y28, Y29, Y30, Y31)
+	T8ROW(2(SI), (SP), 16(SP), 32(SP), 48(SP), Y16, Y17, Y18, Y19)
+	T8ROW(2(SI)(BX*1), 4(SP), 20(SP), 36(SP), 52(SP), Y20, Y21, Y22, Y23)
+	T8ROW(2(SI)(BX*2), 8(SP), 24(SP), 40(SP), 56(SP), Y24, Y25, Y26, Y27)
+	T8ROW(2(SI)(R11*1), 12(SP), 28(SP), 44(SP), 60(SP), Y28, Y29, Y30, Y31)
 	ADDQ $34, SI
 	ADDQ $34, DI
 	ADDQ $34, R13
