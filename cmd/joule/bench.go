@@ -52,6 +52,7 @@ achieved: the bytes of weights read per token times tokens per second.`,
 	f.BoolVar(&o.json, "json", false, "print one JSON object per line and test")
 	f.StringVar(&o.profile, "cpuprofile", "", "write a CPU profile of the timed runs to this file (go tool pprof)")
 	cmd.MarkFlagRequired("model")
+	cmd.AddCommand(newBenchServeCmd())
 	return cmd
 }
 
