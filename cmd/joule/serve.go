@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
 	"net/http"
@@ -17,6 +18,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/joule-llm/joule/chat"
 	"github.com/joule-llm/joule/engine"
 	"github.com/joule-llm/joule/gguf"
 	"github.com/joule-llm/joule/model"
@@ -215,7 +217,22 @@ func loadServer(o serveOptions, id string, kvType tensor.Type, kvMem int64) (_ *
 	if t, err := f.String("tokenizer.chat_template"); err == nil {
 		info.ChatTemplate = t
 	}
-	srv, err := server.New(e, tok, info, server.Config{APIKey: o.apiKey, ChatTemplate: o.chatTemplate})
+	cfg := server.Config{APIKey: o.apiKey, ChatTemplate: o.chatTemplate}
+	if o.chatTemplate == "" {
+		// The model's own Jinja template, rendered as transformers renders it.
+		if tmpl, err := chat.FromGGUF(f); err == nil {
+			cfg.RenderChat = func(msgs []server.ChatMessage) (string, error) {
+				cm := make([]chat.Message, len(msgs))
+				for i, m := range msgs {
+					cm[i] = chat.Message{Role: m.Role, Content: m.Content}
+				}
+				return tmpl.Render(cm, chat.Options{AddGenerationPrompt: true})
+			}
+		} else if !errors.Is(err, gguf.ErrKeyNotFound) {
+			fmt.Fprintf(os.Stderr, "joule: the model's chat template cannot be used (%v); chat requests need --chat-template\n", err)
+		}
+	}
+	srv, err := server.New(e, tok, info, cfg)
 	if err != nil {
 		e.Close(context.Background())
 		return nil, nil, nil, err
