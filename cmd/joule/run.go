@@ -11,6 +11,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/joule-llm/joule/chat"
 	"github.com/joule-llm/joule/engine"
 	"github.com/joule-llm/joule/model"
 	"github.com/joule-llm/joule/tensor"
@@ -26,6 +27,8 @@ type runOptions struct {
 	kvType    string
 	noBOS     bool
 	special   bool
+	chat      bool
+	system    string
 	sampling  engine.SamplerConfig
 }
 
@@ -38,14 +41,25 @@ func newRunCmd() *cobra.Command {
 (the prompt is not echoed). A one-line summary with prompt and generation
 speed goes to stderr. Generation stops at the model's end-of-generation token,
 after --max-tokens tokens, or when the context is full. With no PROMPT
-argument the prompt is read from standard input.`,
+argument the prompt is read from standard input.
+
+With --chat, or with no PROMPT on a terminal, joule run is an interactive
+chat: each line typed is a user message, formatted with the model's chat
+template; the conversation stays in the KV cache between turns. /bye (or
+end of input) leaves.`,
 		Args: cobra.MaximumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if o.chat || (len(args) == 0 && inputIsTerminal(cmd.InOrStdin())) {
+				if len(args) > 0 {
+					return errors.New("--chat takes no PROMPT argument: type the messages")
+				}
+				return run(cmd, o, "", true)
+			}
 			prompt, err := promptText(cmd.InOrStdin(), args)
 			if err != nil {
 				return err
 			}
-			return run(cmd, o, prompt)
+			return run(cmd, o, prompt, false)
 		},
 	}
 	f := cmd.Flags()
@@ -65,6 +79,8 @@ argument the prompt is read from standard input.`,
 	f.StringVar(&o.kvType, "kv-type", "f16", "KV cache element type: f16 or f32")
 	f.BoolVar(&o.noBOS, "no-bos", false, "do not add the model's BOS token to the prompt")
 	f.BoolVar(&o.special, "special", false, "parse special-token text such as <s> in the prompt")
+	f.BoolVar(&o.chat, "chat", false, "interactive chat with the model's chat template")
+	f.StringVar(&o.system, "system", "", "system message for --chat")
 	cmd.MarkFlagRequired("model")
 	return cmd
 }
@@ -84,7 +100,7 @@ func promptText(stdin io.Reader, args []string) (string, error) {
 	return strings.TrimRight(string(b), "\n"), nil
 }
 
-func run(cmd *cobra.Command, o runOptions, prompt string) error {
+func run(cmd *cobra.Command, o runOptions, prompt string, chatMode bool) error {
 	ctx := cmd.Context()
 	stderr := cmd.ErrOrStderr()
 	if o.threads < 1 {
@@ -124,14 +140,6 @@ func run(cmd *cobra.Command, o runOptions, prompt string) error {
 	if err != nil {
 		return err
 	}
-	ids := tok.Encode(prompt, !o.noBOS, o.special)
-	if len(ids) == 0 {
-		return errors.New("the prompt is empty and the model adds no BOS token: nothing to generate from")
-	}
-	if len(ids) >= ctxLen {
-		return fmt.Errorf("the prompt is %d tokens, the context only %d (raise --ctx)", len(ids), ctxLen)
-	}
-
 	sampling := o.sampling
 	sampling.Seed = o.seed
 	if sampling.Seed == 0 {
@@ -139,6 +147,24 @@ func run(cmd *cobra.Command, o runOptions, prompt string) error {
 	}
 	pool := tensor.NewPool(o.threads)
 	defer pool.Close()
+	if chatMode {
+		tmpl, err := chat.FromGGUF(f)
+		if err != nil {
+			return fmt.Errorf("chat needs the model's chat template: %w", err)
+		}
+		c := &chatSession{m: m, tok: tok, tmpl: tmpl, state: state, pool: pool, sampling: sampling, maxTokens: o.maxTokens}
+		if o.system != "" {
+			c.history = append(c.history, chat.Message{Role: "system", Content: o.system})
+		}
+		return c.loop(ctx, cmd.InOrStdin(), cmd.OutOrStdout(), stderr)
+	}
+	ids := tok.Encode(prompt, !o.noBOS, o.special)
+	if len(ids) == 0 {
+		return errors.New("the prompt is empty and the model adds no BOS token: nothing to generate from")
+	}
+	if len(ids) >= ctxLen {
+		return fmt.Errorf("the prompt is %d tokens, the context only %d (raise --ctx)", len(ids), ctxLen)
+	}
 
 	out := bufio.NewWriter(cmd.OutOrStdout())
 	dec := tok.NewContinuationDecoder()
