@@ -26,6 +26,6 @@ func newRootCmd() *cobra.Command {
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}
-	root.AddCommand(newInspectCmd(), newRunCmd(), newBenchCmd(), newTokenizeCmd(), newServeCmd(), newPullCmd(), newLsCmd(), newConvertCmd(), newQuantizeCmd(), newPerplexityCmd())
+	root.AddCommand(newInspectCmd(), newRunCmd(), newBenchCmd(), newTokenizeCmd(), newServeCmd(), newPullCmd(), newLsCmd(), newConvertCmd(), newQuantizeCmd(), newPerplexityCmd(), newTemplateCmd())
 	return root
 }

@@ -12,7 +12,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/joule-llm/joule/chat"
-	"github.com/joule-llm/joule/gguf"
 )
 
 type templateOptions struct {
@@ -107,7 +106,7 @@ func runTemplate(cmd *cobra.Command, o templateOptions) error {
 
 func loadTemplate(o templateOptions) (*chat.Template, error) {
 	if o.model != "" {
-		f, err := gguf.Open(o.model)
+		f, err := openModel(o.model)
 		if err != nil {
 			return nil, err
 		}
