@@ -136,6 +136,8 @@ type (
 		filter    expr // the "if" of "for x in y if z", or nil
 		body, els []node
 		recursive bool
+		unset     []string // see markFrames
+		elseUnset []string
 	}
 	setNode struct {
 		line   int
@@ -147,6 +149,7 @@ type (
 		target expr
 		filter *filterExpr // optional, applied to the captured text
 		body   []node
+		unset  []string // see markFrames
 	}
 	macroNode struct {
 		line     int
@@ -154,6 +157,7 @@ type (
 		params   []string
 		defaults []expr // for the last len(defaults) params
 		body     []node
+		unset    []string // see markFrames
 	}
 	callBlockNode struct { // {% call(params) m(args) %}body{% endcall %}
 		line     int
@@ -161,25 +165,29 @@ type (
 		params   []string
 		defaults []expr
 		body     []node
+		unset    []string // see markFrames
 	}
 	filterBlockNode struct {
 		line   int
 		filter *filterExpr
 		body   []node
+		unset  []string // see markFrames
 	}
 	withNode struct {
 		line    int
 		targets []expr
 		values  []expr
 		body    []node
+		unset   []string // see markFrames
 	}
 	loopControlNode struct { // break or continue
 		line int
 		brk  bool
 	}
 	scopeNode struct { // a body run in place, e.g. {% generation %}
-		line int
-		body []node
+		line  int
+		body  []node
+		unset []string // see markFrames
 	}
 )
 

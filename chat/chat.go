@@ -165,7 +165,7 @@ type Options struct {
 type Template struct {
 	source   string
 	body     []node
-	unset    []string // see unsetAtStart
+	unset    []string // see markFrames
 	bos, eos string
 	maxSteps int // the evaluator's budget; tests lower it
 }
@@ -178,7 +178,7 @@ func New(source, bos, eos string) (*Template, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Template{source: source, body: body, unset: unsetAtStart(body), bos: bos, eos: eos, maxSteps: maxSteps}, nil
+	return &Template{source: source, body: body, unset: markFrames(body, nil, nil), bos: bos, eos: eos, maxSteps: maxSteps}, nil
 }
 
 // Source returns the template's text.
@@ -327,9 +327,7 @@ func (t *Template) Render(messages []Message, opts Options) (string, error) {
 		}
 	}
 	root := newScope(ctx)
-	for _, name := range t.unset {
-		root.vars[name] = undef("'%s' is undefined", name)
-	}
+	markUnset(root, t.unset)
 	var out strings.Builder
 	e := &evaluator{out: &out, now: opts.Now, maxSteps: t.maxSteps}
 	if e.now == nil {

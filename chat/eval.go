@@ -43,8 +43,9 @@ type macro struct {
 	params   []string
 	defaults []expr
 	body     []node
-	scope    *scope // where it was defined; seen at call time
-	caller   bool   // a call block's body, which receives no caller itself
+	unset    []string // see markFrames
+	scope    *scope   // where it was defined; seen at call time
+	caller   bool     // a call block's body, which receives no caller itself
 }
 
 // loopCtx is the "loop" variable of a for loop.
@@ -114,6 +115,7 @@ type evaluator struct {
 	steps    int
 	maxSteps int
 	now      func() time.Time
+	folding  bool // evaluating constants while parsing; see fold.go
 }
 
 func (e *evaluator) step() error {
@@ -187,7 +189,9 @@ func (e *evaluator) exec(n node, s *scope) error {
 		}
 		return lineErr(e.assign(n.target, v, s), n.line)
 	case *setBlockNode:
-		text, err := e.capture(n.body, newScope(s))
+		inner := newScope(s)
+		markUnset(inner, n.unset)
+		text, err := e.capture(n.body, inner)
 		if err != nil {
 			return err
 		}
@@ -199,10 +203,10 @@ func (e *evaluator) exec(n node, s *scope) error {
 		}
 		return lineErr(e.assign(n.target, v, s), n.line)
 	case *macroNode:
-		s.vars[n.name] = &macro{name: n.name, params: n.params, defaults: n.defaults, body: n.body, scope: s}
+		s.vars[n.name] = &macro{name: n.name, params: n.params, defaults: n.defaults, body: n.body, unset: n.unset, scope: s}
 		return nil
 	case *callBlockNode:
-		caller := &macro{name: "caller", params: n.params, defaults: n.defaults, body: n.body, scope: s, caller: true}
+		caller := &macro{name: "caller", params: n.params, defaults: n.defaults, body: n.body, unset: n.unset, scope: s, caller: true}
 		fn, err := e.eval(n.call.fn, s)
 		if err != nil {
 			return err
@@ -219,7 +223,9 @@ func (e *evaluator) exec(n node, s *scope) error {
 		}
 		return e.write(str(v))
 	case *filterBlockNode:
-		text, err := e.capture(n.body, newScope(s))
+		inner := newScope(s)
+		markUnset(inner, n.unset)
+		text, err := e.capture(n.body, inner)
 		if err != nil {
 			return err
 		}
@@ -230,6 +236,7 @@ func (e *evaluator) exec(n node, s *scope) error {
 		return e.write(str(v))
 	case *withNode:
 		inner := newScope(s)
+		markUnset(inner, n.unset)
 		for i, t := range n.targets {
 			// Values see the enclosing scope, not earlier targets.
 			v, err := e.eval(n.values[i], s)
@@ -247,7 +254,9 @@ func (e *evaluator) exec(n node, s *scope) error {
 		}
 		return errContinue
 	case *scopeNode:
-		return e.execBody(n.body, newScope(s))
+		inner := newScope(s)
+		markUnset(inner, n.unset)
+		return e.execBody(n.body, inner)
 	}
 	return errorf("unknown statement %T", n)
 }
@@ -296,7 +305,9 @@ func (e *evaluator) loop(n *forNode, v any, s *scope, depth0 int) (any, error) {
 		items = kept
 	}
 	if len(items) == 0 {
-		return "", e.execBody(n.els, newScope(s))
+		inner := newScope(s)
+		markUnset(inner, n.elseUnset)
+		return "", e.execBody(n.els, inner)
 	}
 	lc := &loopCtx{items: items, depth0: depth0}
 	if n.recursive {
@@ -319,6 +330,7 @@ func (e *evaluator) loop(n *forNode, v any, s *scope, depth0 int) (any, error) {
 		}
 		lc.index0 = i
 		inner := newScope(s)
+		markUnset(inner, n.unset)
 		if err := e.assign(n.target, it, inner); err != nil {
 			return nil, lineErr(err, n.line)
 		}
@@ -681,10 +693,16 @@ func (e *evaluator) slice(v any, sl *sliceExpr, s *scope) (any, error) {
 	case string:
 		runes = []rune(x)
 		n = len(runes)
-	case *dict:
-		return nil, errorf("unhashable type: 'slice'")
 	default:
+		if e.folding {
+			// Constant folding subscripts through Jinja2's getitem, which
+			// turns the TypeError into undefined.
+			return undef("'%s object' has no element slice", typeName(v)), nil
+		}
 		// Jinja2 slices with Python's own subscript, so this is a TypeError.
+		if _, ok := v.(*dict); ok {
+			return nil, errorf("unhashable type: 'slice'")
+		}
 		return nil, errorf("'%s' object is not subscriptable", typeName(v))
 	}
 	idx, err := sliceIndices(bounds, n)
@@ -966,6 +984,11 @@ func (e *evaluator) callMacro(m *macro, a *args) (any, error) {
 		}
 	}
 	s.vars["kwargs"] = kwargs
+	for _, name := range m.unset {
+		if _, ok := s.vars[name]; !ok {
+			s.vars[name] = undef("'%s' is undefined", name)
+		}
+	}
 	firstDefault := np - len(m.defaults)
 	for i, p := range m.params {
 		if _, ok := s.vars[p]; ok {

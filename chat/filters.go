@@ -667,9 +667,9 @@ func filterReverse(_ *evaluator, v any, a *args) (any, error) {
 		}
 		return string(r), nil
 	}
-	_, reversible := v.(*dict)
+	reversible := false
 	switch v.(type) {
-	case []any, tuple:
+	case []any, tuple, *dict, *dictView, undefined: // Undefined has __len__ and __getitem__
 		reversible = true
 	}
 	items, err := iterate(v)
@@ -1042,7 +1042,7 @@ func (e *evaluator) test(name string, v any, a *args) (bool, error) {
 		return false, nil
 	case "iterable":
 		switch v.(type) {
-		case string, []any, tuple, *dict, *generator, undefined:
+		case string, []any, tuple, *dict, *dictView, *generator, undefined:
 			return true, nil
 		}
 		return false, nil

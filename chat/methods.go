@@ -38,30 +38,23 @@ func method(v any, name string) (any, bool) {
 
 func dictMethod(d *dict, name string) func(e *evaluator, a *args) (any, error) {
 	switch name {
-	case "keys":
+	case "keys", "values", "items":
 		return func(_ *evaluator, a *args) (any, error) {
 			if _, err := a.bind(name); err != nil {
 				return nil, err
 			}
-			return append([]any(nil), d.keys...), nil
-		}
-	case "values":
-		return func(_ *evaluator, a *args) (any, error) {
-			if _, err := a.bind(name); err != nil {
-				return nil, err
-			}
-			out := make([]any, len(d.keys))
+			items := make([]any, len(d.keys))
 			for i, k := range d.keys {
-				out[i] = d.value(k)
+				switch name {
+				case "keys":
+					items[i] = k
+				case "values":
+					items[i] = d.value(k)
+				default:
+					items[i] = tuple{k, d.value(k)}
+				}
 			}
-			return out, nil
-		}
-	case "items":
-		return func(_ *evaluator, a *args) (any, error) {
-			if _, err := a.bind(name); err != nil {
-				return nil, err
-			}
-			return d.items(), nil
+			return &dictView{kind: name, items: items}, nil
 		}
 	case "get":
 		return func(_ *evaluator, a *args) (any, error) {

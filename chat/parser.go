@@ -23,7 +23,11 @@ func parse(src string) ([]node, error) {
 	}
 	p := &parser{toks: toks}
 	body, _, err := p.subparse(nil)
-	return body, err
+	if err != nil {
+		return nil, err
+	}
+	fold(body)
+	return body, nil
 }
 
 func (p *parser) cur() token  { return p.toks[p.pos] }

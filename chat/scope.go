@@ -72,24 +72,88 @@ func walkNames(x expr, f func(string)) {
 	}
 }
 
-// unsetAtStart lists the names a template assigns at its top level, outside
-// any if, before reading them anywhere at that level. Jinja2 compiles such
-// a name to a template-level local that stays empty until the assignment
-// runs, so a loop body or macro that reads it earlier sees it undefined
-// even when the caller passed a value of that name.
-func unsetAtStart(body []node) []string {
-	first := map[string]bool{} // name → its first use is an assignment
+// Jinja2 compiles each frame (the template, a loop body, a macro, a with
+// or call block) to a function with a local per variable it uses, and a
+// variable the frame assigns, outside any if, before reading it, and that
+// no enclosing frame uses, starts empty: until the assignment runs, nested
+// loops and macros that read it see it undefined, even when the caller
+// passed a value of that name. markFrames finds those names for every
+// frame; the evaluator sets them undefined when it enters the frame.
+
+// markFrames analyses the frame body with the given parameters (names
+// bound on entry), records the results on the nested frames' nodes, and
+// returns the names that start undefined in this frame.
+func markFrames(body []node, params []string, outer []map[string]bool) []string {
+	refs, unset := scanFrame(body, params)
+	var kept []string
+	for _, name := range unset {
+		known := false
+		for _, o := range outer {
+			known = known || o[name]
+		}
+		if !known {
+			kept = append(kept, name)
+		}
+	}
+	inner := append(append([]map[string]bool(nil), outer...), refs)
+	var walk func([]node)
+	walk = func(nodes []node) {
+		for _, n := range nodes {
+			switch n := n.(type) {
+			case *ifNode:
+				for _, b := range n.bodys {
+					walk(b)
+				}
+				walk(n.els)
+			case *forNode:
+				var names []string
+				targetNames(n.target, func(s string) { names = append(names, s) }, func(string) {})
+				n.unset = markFrames(n.body, append(names, "loop"), inner)
+				n.elseUnset = markFrames(n.els, nil, inner)
+			case *macroNode:
+				n.unset = markFrames(n.body, append(n.params, "varargs", "kwargs", "caller"), inner)
+			case *callBlockNode:
+				n.unset = markFrames(n.body, append(n.params, "varargs", "kwargs"), inner)
+			case *withNode:
+				var names []string
+				for _, t := range n.targets {
+					targetNames(t, func(s string) { names = append(names, s) }, func(string) {})
+				}
+				n.unset = markFrames(n.body, names, inner)
+			case *setBlockNode:
+				n.unset = markFrames(n.body, nil, inner)
+			case *filterBlockNode:
+				n.unset = markFrames(n.body, nil, inner)
+			case *scopeNode:
+				n.unset = markFrames(n.body, nil, inner)
+			}
+		}
+	}
+	walk(body)
+	return kept
+}
+
+// scanFrame lists the names a frame's own statements use (nested frames
+// excluded, if bodies included) and those whose first use is an
+// assignment outside any if.
+func scanFrame(body []node, params []string) (map[string]bool, []string) {
+	refs := map[string]bool{}
+	first := map[string]bool{} // name → its first use is such an assignment
 	var order []string
 	use := func(name string, store bool) {
+		refs[name] = true
 		if _, seen := first[name]; !seen {
 			first[name] = store
 			order = append(order, name)
 		}
 	}
+	for _, p := range params {
+		use(p, false)
+	}
 	load := func(name string) { use(name, false) }
 	var walk func(nodes []node, cond bool)
 	walk = func(nodes []node, cond bool) {
-		// Assignments inside an if make Jinja2 read the caller's value
+		// Assignments inside an if make Jinja2 read the enclosing value
 		// first, as loads do.
 		store := func(name string) { use(name, !cond) }
 		for _, n := range nodes {
@@ -97,10 +161,8 @@ func unsetAtStart(body []node) []string {
 			case *outputNode:
 				walkNames(n.x, load)
 			case *ifNode:
-				walkNames(n.conds[0], load)
-				walk(n.bodys[0], true)
-				for i := 1; i < len(n.conds); i++ {
-					walkNames(n.conds[i], load)
+				for i, c := range n.conds {
+					walkNames(c, load)
 					walk(n.bodys[i], true)
 				}
 				walk(n.els, true)
@@ -125,13 +187,13 @@ func unsetAtStart(body []node) []string {
 		}
 	}
 	walk(body, false)
-	var out []string
+	var unset []string
 	for _, name := range order {
 		if first[name] {
-			out = append(out, name)
+			unset = append(unset, name)
 		}
 	}
-	return out
+	return refs, unset
 }
 
 // targetNames reports the names an assignment target stores, and the
@@ -146,5 +208,12 @@ func targetNames(t expr, store, load func(string)) {
 		for _, it := range t.items {
 			targetNames(it, store, load)
 		}
+	}
+}
+
+// markUnset sets the names that start a frame undefined.
+func markUnset(s *scope, names []string) {
+	for _, name := range names {
+		s.vars[name] = undef("'%s' is undefined", name)
 	}
 }

@@ -24,6 +24,13 @@ type (
 
 	namespace struct{ attrs *dict }
 
+	// dictView is what a dict's keys(), values() and items() return:
+	// iterable again and again, sized, but not indexable.
+	dictView struct {
+		kind  string // "keys", "values" or "items"
+		items []any
+	}
+
 	// generator is the result of filters that Jinja2 writes as Python
 	// generators, such as map and select: computed when first consumed
 	// (errors included), consumed once, always true, with no length.
@@ -172,7 +179,7 @@ func (d *dict) copy() *dict {
 
 // typeName is Python's type(v).__name__, for error messages.
 func typeName(v any) string {
-	switch v.(type) {
+	switch x := v.(type) {
 	case nil:
 		return "NoneType"
 	case bool:
@@ -193,6 +200,8 @@ func typeName(v any) string {
 		return "Namespace"
 	case *generator:
 		return "generator"
+	case *dictView:
+		return "dict_" + x.kind
 	case undefined:
 		return "Undefined"
 	case *macro:
@@ -221,6 +230,8 @@ func truthy(v any) bool {
 		return len(x) > 0
 	case *dict:
 		return x.len() > 0
+	case *dictView:
+		return len(x.items) > 0
 	case undefined:
 		return false
 	}
@@ -307,6 +318,10 @@ func writeRepr(b *strings.Builder, v any) {
 		fmt.Fprintf(b, "<built-in function %s>", x.name)
 	case *generator:
 		b.WriteString("<generator object>")
+	case *dictView:
+		b.WriteString("dict_" + x.kind + "(")
+		writeRepr(b, x.items)
+		b.WriteByte(')')
 	default:
 		fmt.Fprintf(b, "%v", x)
 	}
@@ -452,6 +467,22 @@ func equal(a, b any) bool {
 	case undefined:
 		_, ok := b.(undefined)
 		return ok
+	case *dictView:
+		// Key and item views compare as sets; value views only to
+		// themselves.
+		y, ok := b.(*dictView)
+		if !ok || x.kind != y.kind || x.kind == "values" {
+			return x == y
+		}
+		if len(x.items) != len(y.items) {
+			return false
+		}
+		for _, it := range x.items {
+			if found, _ := contains(y, it); !found {
+				return false
+			}
+		}
+		return true
 	}
 	return a == b
 }
@@ -539,6 +570,8 @@ func length(v any) (int, error) {
 		return 0, nil
 	case *loopCtx:
 		return len(x.items), nil
+	case *dictView:
+		return len(x.items), nil
 	}
 	return 0, errorf("object of type '%s' has no len()", typeName(v))
 }
@@ -560,6 +593,8 @@ func iterate(v any) ([]any, error) {
 		return append([]any(nil), x.keys...), nil
 	case *generator:
 		return x.rest()
+	case *dictView:
+		return x.items, nil
 	case undefined:
 		return nil, nil
 	}
