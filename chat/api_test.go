@@ -19,9 +19,10 @@ func TestMessageJSON(t *testing.T) {
 		out  string // re-encoded form
 	}{
 		{"text", `{"role":"user","content":"hi"}`, Message{Role: "user", Content: "hi"}, `{"role":"user","content":"hi"}`},
-		{"parts", `{"role":"user","content":[{"type":"image"},{"type":"text","text":"what?"}]}`,
-			Message{Role: "user", Parts: []Part{{Type: "image"}, {Type: "text", Text: "what?"}}},
-			`{"role":"user","content":[{"type":"image"},{"type":"text","text":"what?"}]}`},
+		{"parts", `{"role":"user","content":[{"type":"image"},{"type":"text","text":"what?"},{"type":"image_url","image_url":{"url":"http://x/y.png"}},{"type":"text","text":""}]}`,
+			Message{Role: "user", Parts: []Part{{Type: "image"}, {Type: "text", Text: "what?"}, {Type: "image_url", ImageURL: "http://x/y.png"}, {Type: "text"}}},
+			`{"role":"user","content":[{"type":"image"},{"type":"text","text":"what?"},{"type":"image_url","image_url":{"url":"http://x/y.png"}},{"type":"text","text":""}]}`},
+		{"empty parts", `{"role":"user","content":[]}`, Message{Role: "user", Parts: []Part{}}, `{"role":"user","content":[]}`},
 		{"null content", `{"role":"assistant","content":null,"tool_calls":[{"id":"c1","type":"function","function":{"name":"f","arguments":{"b":1,"a":2}}}]}`,
 			Message{Role: "assistant", ToolCalls: []ToolCall{{ID: "c1", Type: "function", Function: FunctionCall{Name: "f", Arguments: json.RawMessage(`{"b":1,"a":2}`)}}}, decoded: contentNull},
 			`{"role":"assistant","content":null,"tool_calls":[{"id":"c1","type":"function","function":{"name":"f","arguments":{"b":1,"a":2}}}]}`},

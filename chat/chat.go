@@ -45,8 +45,9 @@ const (
 
 // Part is an element of a message's content list.
 type Part struct {
-	Type string // "text", or e.g. "image"
-	Text string // for Type "text"
+	Type     string // "text", "image_url", "image", ...
+	Text     string // for Type "text"
+	ImageURL string // for Type "image_url": the URL of {"image_url": {"url": ...}}
 }
 
 // ToolCall is a function call requested by an assistant message.
@@ -64,19 +65,44 @@ type FunctionCall struct {
 	Arguments json.RawMessage `json:"arguments,omitempty"`
 }
 
-// MarshalJSON writes a text part as {"type": "text", "text": ...} and any
-// other part as {"type": ...}.
+type partJSON struct {
+	Type     string  `json:"type"`
+	Text     *string `json:"text,omitempty"`
+	ImageURL *struct {
+		URL string `json:"url"`
+	} `json:"image_url,omitempty"`
+}
+
+// MarshalJSON writes a part as the OpenAI API does: {"type": "text",
+// "text": ...}, {"type": "image_url", "image_url": {"url": ...}}, or just
+// its type.
 func (p Part) MarshalJSON() ([]byte, error) {
-	if p.Type == "text" {
-		return json.Marshal(struct {
-			Type string `json:"type"`
-			Text string `json:"text"`
-		}{p.Type, p.Text})
+	w := partJSON{Type: p.Type}
+	if p.Type == "text" || p.Text != "" {
+		w.Text = &p.Text
 	}
-	return json.Marshal(struct {
-		Type string `json:"type"`
-		Text string `json:"text,omitempty"`
-	}{p.Type, p.Text})
+	if p.ImageURL != "" {
+		w.ImageURL = &struct {
+			URL string `json:"url"`
+		}{p.ImageURL}
+	}
+	return json.Marshal(w)
+}
+
+// UnmarshalJSON reads the fields of a part that Part keeps.
+func (p *Part) UnmarshalJSON(data []byte) error {
+	var w partJSON
+	if err := json.Unmarshal(data, &w); err != nil {
+		return err
+	}
+	*p = Part{Type: w.Type}
+	if w.Text != nil {
+		p.Text = *w.Text
+	}
+	if w.ImageURL != nil {
+		p.ImageURL = w.ImageURL.URL
+	}
+	return nil
 }
 
 // messageJSON is Message's wire form, with content in its place.
@@ -125,16 +151,9 @@ func (m *Message) UnmarshalJSON(data []byte) error {
 	case string(c) == "null":
 		m.decoded = contentNull
 	case c[0] == '[':
-		var parts []struct {
-			Type string `json:"type"`
-			Text string `json:"text"`
-		}
-		if err := json.Unmarshal(c, &parts); err != nil {
+		m.Parts = []Part{}
+		if err := json.Unmarshal(c, &m.Parts); err != nil {
 			return fmt.Errorf("chat: message content: %w", err)
-		}
-		m.Parts = make([]Part, len(parts))
-		for i, p := range parts {
-			m.Parts[i] = Part(p)
 		}
 	default:
 		if err := json.Unmarshal(c, &m.Content); err != nil {
