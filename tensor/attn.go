@@ -295,7 +295,26 @@ func accumulateF16Ref(out []float32, v []uint16, stride int, ms, vs []float32) {
 		if ms[t] != 1 {
 			scaleRoundF16Ref(out, ms[t])
 		}
-		madHalves(out, v[t*stride:][:len(out)], s)
-		roundHalves(out)
+		row := v[t*stride:][:len(out)]
+		if t == 0 {
+			madHalves(out, row, s)
+			roundHalves(out)
+			continue
+		}
+		// From the second row on, out holds fp16 values, and then the
+		// float64 sum rounded twice, to float32 and to fp16, gives what
+		// one rounding to float32 would: when the float64 sum is inexact
+		// the product is under 2^-17 of it and cannot move out to an fp16
+		// rounding boundary, or the sum exceeds 2^28 and becomes ±Inf
+		// either way. This is madHalves and roundHalves in one pass.
+		for d, h := range row {
+			f := float32(float64(out[d]) + float64(halfToFloat(h))*float64(s))
+			b := math.Float32bits(f)
+			if a := b & 0x7fffffff; a-0x38800000 < 0x477ff000-0x38800000 {
+				out[d] = math.Float32frombits((b + 0xfff + (b>>13)&1) &^ 0x1fff)
+			} else {
+				out[d] = roundHalfRare(f)
+			}
+		}
 	}
 }

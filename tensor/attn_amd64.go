@@ -6,11 +6,13 @@ import "math"
 
 // x86-64 attention kernels, in attn_amd64.s: an AVX2 set (with FMA and
 // F16C) and an AVX-512 set that widens the two loops that matter, the
-// scores and the value updates. Both give the references' bits: products
-// of fp16 values are exact, the value update is one VFMADD231PS, and
-// VCVTPS2PH with an immediate rounding mode of 0 rounds to nearest even
-// whatever MXCSR says. The CPU features come from detectX86, shared with
-// the matmul kernels.
+// scores and the value updates, and runs them for two heads at once. Both
+// give the references' bits: products of fp16 values are exact, the value
+// update is one VFMADD231PS, and VCVTPS2PH with an immediate rounding mode
+// of 0 rounds to nearest even whatever MXCSR says. The CPU features come
+// from detectX86 (cpu_amd64.go), shared with the matmul kernels. Its
+// AVX-512 flag also asks for VNNI, which these kernels do not use, so a
+// CPU with AVX-512 but no VNNI (Skylake-X) runs the avx2 set.
 
 func attnArch() attnImpl {
 	switch {
@@ -119,10 +121,8 @@ func (a attnImpl) round(x []float32) {
 func (a attnImpl) exp(dst, src []float32) {
 	if n := len(src) &^ 3; n > 0 && a != attnRef && expMatchesGo {
 		if exp32sAVX2(dst[:n], src[:n]) {
-			// Some lane was NaN or positive, outside what the kernel
-			// covers.
 			for i, x := range src[:n] {
-				if !(x <= 0) {
+				if x != x { // NaN: the kernel leaves its payload to math.Exp
 					dst[i] = float32(math.Exp(float64(x)))
 				}
 			}
@@ -141,7 +141,7 @@ var expMatchesGo = x86.avx2 && checkExp()
 func checkExp() bool {
 	var x, got [1024]float64
 	for i := range x {
-		x[i] = -110 + 115*float64(i)/float64(len(x)) + 1e-3*float64(i%7)
+		x[i] = -110 + 200*float64(i)/float64(len(x)) + 1e-3*float64(i%7)
 	}
 	expF64sAVX2(got[:], x[:])
 	for i, v := range x {
@@ -188,7 +188,7 @@ func roundF16AVX2(x []float32)
 // exp32sAVX2 needs len(src) a positive multiple of 4 and dst as long.
 //
 //go:noescape
-func exp32sAVX2(dst, src []float32) (other bool)
+func exp32sAVX2(dst, src []float32) (nan bool)
 
 //go:noescape
 func expF64sAVX2(dst, src []float64)

@@ -594,11 +594,15 @@ DATA expc<>+432(SB)/4, $-104.0 // float32: below it, float32(math.Exp) is 0
 DATA expc<>+436(SB)/4, $-104.0
 DATA expc<>+440(SB)/4, $-104.0
 DATA expc<>+444(SB)/4, $-104.0
-DATA expc<>+448(SB)/4, $0.0
-DATA expc<>+452(SB)/4, $0.0
-DATA expc<>+456(SB)/4, $0.0
-DATA expc<>+460(SB)/4, $0.0
-GLOBL expc<>(SB), RODATA|NOPTR, $464
+DATA expc<>+448(SB)/4, $88.75 // float32: above it, float32(math.Exp) is +Inf
+DATA expc<>+452(SB)/4, $88.75
+DATA expc<>+456(SB)/4, $88.75
+DATA expc<>+460(SB)/4, $88.75
+DATA expc<>+464(SB)/4, $0x7f800000 // float32 +Inf
+DATA expc<>+468(SB)/4, $0x7f800000
+DATA expc<>+472(SB)/4, $0x7f800000
+DATA expc<>+476(SB)/4, $0x7f800000
+GLOBL expc<>(SB), RODATA|NOPTR, $480
 
 // EXP4 sets Y0 to math.Exp of its four lanes, for lanes whose result is a
 // normal float64 after the final scaling (x in about [-708, 709]). It
@@ -632,11 +636,11 @@ GLOBL expc<>(SB), RODATA|NOPTR, $464
 	VPSLLQ $52, Y3, Y3; \
 	VMULPD Y3, Y0, Y0
 
-// func exp32sAVX2(dst, src []float32) (other bool)
+// func exp32sAVX2(dst, src []float32) (nan bool)
 //
 // len(src) is a positive multiple of 4. Lanes below -104 (and -Inf) get
-// 0; other reports whether any lane was NaN or above 0, whose results the
-// caller must compute.
+// 0, lanes above 88.75 +Inf; nan reports whether any lane was NaN, whose
+// results the caller must compute.
 TEXT ·exp32sAVX2(SB), NOSPLIT, $0-49
 	MOVQ dst_base+0(FP), DI
 	MOVQ src_base+24(FP), SI
@@ -650,8 +654,10 @@ exploop:
 	VCVTPD2PSY Y0, X0
 	VCMPPS $1, expc<>+432(SB), X8, X9 // x < -104
 	VANDNPS X0, X9, X0
-	VCMPPS $6, expc<>+448(SB), X8, X10 // !(x <= 0): above 0 or NaN
-	VMOVMSKPS X10, AX
+	VCMPPS $14, expc<>+448(SB), X8, X9 // x > 88.75
+	VBLENDVPS X9, expc<>+464(SB), X0, X0
+	VCMPPS $3, X8, X8, X9 // x is NaN
+	VMOVMSKPS X9, AX
 	ORQ  AX, DX
 	VMOVUPS X0, (DI)
 	ADDQ $16, SI
@@ -659,7 +665,7 @@ exploop:
 	SUBQ $4, CX
 	JNZ  exploop
 	TESTQ DX, DX
-	SETNE other+48(FP)
+	SETNE nan+48(FP)
 	VZEROUPPER
 	RET
 

@@ -515,7 +515,8 @@ func BenchmarkAccumulateF16(b *testing.B) {
 // expInputs returns arguments for Exp32s: random ones over the range
 // attention uses and beyond, and special values.
 func expInputs(r *rand.Rand) []float32 {
-	x := []float32{0, float32(math.Copysign(0, -1)), -104, -103.97, -103.9, -87.34, -87.33, -1e-45, -1e-38, 1e-30, 1, 88.7, 88.73, 100, -1000,
+	x := []float32{0, float32(math.Copysign(0, -1)), -104, -103.97, -103.9, -87.34, -87.33, -1e-45, -1e-38, 1e-30, 1,
+		88.72, 88.7228, 88.72284, 88.73, 88.75, 88.76, 100, 710, 1e30, -1000, -1e30,
 		float32(math.Inf(-1)), float32(math.Inf(1)), float32(math.NaN())}
 	for range 4000 {
 		x = append(x, float32(-r.ExpFloat64()*20), float32(r.NormFloat64()*50))
@@ -542,14 +543,15 @@ func TestExp32s(t *testing.T) {
 	}
 }
 
-var exhaustive = flag.Bool("exhaustive", false, "test Exp32s on every float32 from -104 to 0")
+var exhaustive = flag.Bool("exhaustive", false, "test Exp32s on every float32 from -104 to 88.75")
 
 // TestExp32sExhaustive compares the assembly exp with math.Exp on the
-// float32 values from -104 to 0, the arguments attention passes it (below
-// -104 the kernel returns 0, as math.Exp rounded to float32 does: e^-104
-// is less than half the smallest float32 subnormal). It takes every 127th
-// (every 997th with -short); go test -exhaustive takes them all, 1.1e9 of
-// them, a minute or more of CPU time.
+// float32 values from -104 to 88.75, where it computes (below, the kernel
+// returns 0, as math.Exp rounded to float32 does: e^-104 is less than half
+// the smallest float32 subnormal; above, +Inf, as e^88.75 exceeds the
+// largest float32). It takes every 127th (every 997th with -short);
+// go test ./tensor -run Exp32sExhaustive -args -exhaustive takes all 2.2e9
+// of them, minutes of CPU time.
 func TestExp32sExhaustive(t *testing.T) {
 	step := uint32(127)
 	switch {
@@ -558,37 +560,44 @@ func TestExp32sExhaustive(t *testing.T) {
 	case testing.Short():
 		step = 997
 	}
-	lo, hi := math.Float32bits(float32(math.Copysign(0, -1))), math.Float32bits(-104)
+	// Two runs of bit patterns: -0 up to -104, and +0 up to 88.75.
+	ranges := [][2]uint32{
+		{math.Float32bits(float32(math.Copysign(0, -1))), math.Float32bits(-104)},
+		{0, math.Float32bits(88.75)},
+	}
 	for _, ks := range attnTestSets() {
 		if ks == attnRef {
 			continue // the reference is math.Exp itself
 		}
-		workers := runtime.GOMAXPROCS(0)
-		errs := make(chan error, workers)
-		for w := range workers {
-			go func() {
-				const chunk = 1 << 14
-				src, dst := make([]float32, 0, chunk), make([]float32, chunk)
-				var err error
-				for b := lo + uint32(w)*chunk*step; b <= hi && err == nil; b += uint32(workers) * chunk * step {
-					src = src[:0]
-					for c := b; c <= hi && len(src) < chunk; c += step {
-						src = append(src, math.Float32frombits(c))
-					}
-					ks.exp(dst, src)
-					for i, x := range src {
-						if want := float32(math.Exp(float64(x))); math.Float32bits(dst[i]) != math.Float32bits(want) {
-							err = fmt.Errorf("%s: exp(%g = %#08x) = %g, want %g", ks, x, math.Float32bits(x), dst[i], want)
-							break
+		for _, rg := range ranges {
+			lo, hi := rg[0], rg[1]
+			workers := runtime.GOMAXPROCS(0)
+			errs := make(chan error, workers)
+			for w := range workers {
+				go func() {
+					const chunk = 1 << 14
+					src, dst := make([]float32, 0, chunk), make([]float32, chunk)
+					var err error
+					for b := uint64(lo) + uint64(w)*chunk*uint64(step); b <= uint64(hi) && err == nil; b += uint64(workers) * chunk * uint64(step) {
+						src = src[:0]
+						for c := b; c <= uint64(hi) && len(src) < chunk; c += uint64(step) {
+							src = append(src, math.Float32frombits(uint32(c)))
+						}
+						ks.exp(dst, src)
+						for i, x := range src {
+							if want := float32(math.Exp(float64(x))); math.Float32bits(dst[i]) != math.Float32bits(want) {
+								err = fmt.Errorf("%s: exp(%g = %#08x) = %g, want %g", ks, x, math.Float32bits(x), dst[i], want)
+								break
+							}
 						}
 					}
+					errs <- err
+				}()
+			}
+			for range workers {
+				if err := <-errs; err != nil {
+					t.Error(err)
 				}
-				errs <- err
-			}()
-		}
-		for range workers {
-			if err := <-errs; err != nil {
-				t.Error(err)
 			}
 		}
 	}
