@@ -76,10 +76,41 @@ type family struct {
 	// a few others), so a llama file carrying the key gets 1/sqrt(head
 	// size) all the same.
 	attnScaleKey bool
+
+	// gemma is the Gemma 2/3 block: the embeddings scaled by
+	// sqrt(embedding_length); RMSNorms (blk.N.post_attention_norm,
+	// blk.N.post_ffw_norm) on the attention and feed-forward outputs
+	// before they join the residual stream; GELU (tanh approximation)
+	// for the gate instead of SiLU; queries scaled by 1/sqrt(key length)
+	// after RoPE; and the output tied to token_embd. llama.cpp's converter
+	// already adds 1 to Gemma's norm weights, so they are plain RMSNorms.
+	gemma bool
+
+	// softcap reads ARCH.attn_logit_softcapping (default 50) and
+	// ARCH.final_logit_softcapping (default 30): scores and logits x
+	// become cap·tanh(x/cap). Without it only the final cap is read, with
+	// no default.
+	softcap bool
+
+	// swaPattern is the default of ARCH.attention.sliding_window_pattern:
+	// of every swaPattern layers, all but the last attend to a sliding
+	// window (ARCH.attention.sliding_window positions) and use RoPE base
+	// ARCH.rope.freq_base_swa. 0 means no sliding-window attention.
+	swaPattern int
+	// swaDefault is the window when the file gives none; 0 turns sliding
+	// windows off unless the file gives one.
+	swaDefault int
+	// swaRopeGlobal: the local layers' RoPE base and scale default to
+	// the global ones; otherwise to 10000 and no scaling.
+	swaRopeGlobal bool
+
+	// tiedOutput: the classifier is always token_embd; an output.weight
+	// is refused as unused.
+	tiedOutput bool
 }
 
 // families are the architectures Load accepts, by general.architecture.
-// Facts from llama.cpp's src/models/{llama,qwen2,qwen3,phi3}.cpp, the optional
+// Facts from llama.cpp's src/models/{llama,qwen2,qwen3,phi3,gemma2,gemma3}.cpp, the optional
 // q, k, v biases of its shared create_tensor_qkv, and llama_model_rope_type.
 var families = map[string]family{
 	"llama": {
@@ -105,6 +136,24 @@ var families = map[string]family{
 		fusedGateUp:   true,
 		ropeLongShort: true,
 		scaleQ:        true,
+	},
+	// Gemma 2: sliding windows of 4096 on even layers, soft-capping.
+	"gemma2": {
+		rope:          RopeNeox,
+		gemma:         true,
+		softcap:       true,
+		swaPattern:    2,
+		swaDefault:    4096,
+		swaRopeGlobal: true,
+		tiedOutput:    true,
+	},
+	// Gemma 3 (text): five local layers to one global, only when the file
+	// gives a window; per-head q and k norms.
+	"gemma3": {
+		rope:       RopeNeox,
+		gemma:      true,
+		qkNorm:     true,
+		swaPattern: 6,
 	},
 }
 

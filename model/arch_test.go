@@ -13,7 +13,7 @@ import (
 )
 
 func TestArchitectures(t *testing.T) {
-	if got, want := Architectures(), []string{"llama", "phi3", "qwen2", "qwen3"}; !slices.Equal(got, want) {
+	if got, want := Architectures(), []string{"gemma2", "gemma3", "llama", "phi3", "qwen2", "qwen3"}; !slices.Equal(got, want) {
 		t.Errorf("Architectures() = %v, want %v", got, want)
 	}
 	f, _ := randomModel(t, llamatest.RandomConfig{})
@@ -24,7 +24,7 @@ func TestArchitectures(t *testing.T) {
 		return v, true
 	}, nil, nil)
 	_, err := Load(g)
-	if err == nil || !strings.Contains(err.Error(), `architecture "gemma7" is not supported (supported: llama, phi3, qwen2, qwen3)`) {
+	if err == nil || !strings.Contains(err.Error(), `architecture "gemma7" is not supported (supported: gemma2, gemma3, llama, phi3, qwen2, qwen3)`) {
 		t.Errorf("unknown architecture: %v", err)
 	}
 }

@@ -34,7 +34,7 @@ func attendF16(out, q []float32, keys, vals []uint16, kStride, vStride, n int, s
 	clear(out)
 	s := [1]softmax{newSoftmax()}
 	var buf flashBuf
-	flashF16(out, q, 1, keys, vals, kStride, vStride, n, scale, s[:], &buf)
+	flashF16(out, q, 1, keys, vals, kStride, vStride, n, scale, 0, s[:], &buf)
 	s[0].finish(out)
 }
 
@@ -54,18 +54,30 @@ func attendF16(out, q []float32, keys, vals []uint16, kStride, vStride, n int, s
 // and rounded to fp16, and then out = fma(v, vs, out) rounded to fp16.
 // The kernels skip the scaling when ms is 1, which changes nothing as out
 // holds fp16 values.
-func flashF16(out, q []float32, heads int, keys, vals []uint16, kStride, vStride, n int, scale float32, s []softmax, buf *flashBuf) {
+//
+// A nonzero softcap makes each scaled score x softcap·tanh(x), ggml's
+// soft-capping, where scale already includes the division by the cap.
+func flashF16(out, q []float32, heads int, keys, vals []uint16, kStride, vStride, n int, scale, softcap float32, s []softmax, buf *flashBuf) {
 	e, ms, vs, grew := &buf.e, &buf.ms, &buf.vs, &buf.grew
 	for t0 := 0; t0 < n; t0 += flashRun {
 		c := min(flashRun, n-t0)
 		hc := heads * c // head g's factors are at [g*c, (g+1)*c)
 		tensor.DotsF16QHeads(e[:hc], q, heads, keys[t0*kStride:], kStride)
+		if softcap != 0 {
+			for t := range e[:hc] {
+				e[t] = softcap * tanh32(e[t]*scale)
+			}
+		}
+		sc := scale
+		if softcap != 0 {
+			sc = 1 // the scores are scaled already
+		}
 		// The exponents: m - x where the scaled score x is a new maximum
 		// m (ms = exp(m - x), vs = 1), else x - m (ms = 1, vs = exp(x - m)).
 		for g := range heads {
 			m := s[g].max
 			for t := g * c; t < (g+1)*c; t++ {
-				x := e[t] * scale
+				x := e[t] * sc
 				if grew[t] = x > m; grew[t] {
 					e[t] = m - x
 					m = x
@@ -110,11 +122,11 @@ const flashRun = 64
 // products.
 func attendF32(out, q []float32, keys, vals []float32, kStride, vStride, n int, scale float32) {
 	clear(out)
-	flashF32(out, q, keys, vals, kStride, vStride, n, scale, newSoftmax()).finish(out)
+	flashF32(out, q, keys, vals, kStride, vStride, n, scale, 0, newSoftmax()).finish(out)
 }
 
 // flashF32 is flashF16 for an F32 cache.
-func flashF32(out, q []float32, keys, vals []float32, kStride, vStride, n int, scale float32, s softmax) softmax {
+func flashF32(out, q []float32, keys, vals []float32, kStride, vStride, n int, scale, softcap float32, s softmax) softmax {
 	m, sum := s.max, s.sum
 	for t := range n {
 		k := keys[t*kStride:][:len(q)]
@@ -123,6 +135,9 @@ func flashF32(out, q []float32, keys, vals []float32, kStride, vStride, n int, s
 			dot += float64(f) * float64(k[d])
 		}
 		sc := float32(dot) * scale
+		if softcap != 0 {
+			sc = softcap * tanh32(sc)
+		}
 		ms, vs := float32(1), float32(1)
 		if sc > m {
 			ms = exp32(m - sc)
@@ -195,6 +210,13 @@ func (w *Workspace) planAttention(threads int) {
 			for k := range pieces {
 				cnt := int64((sp.n - k + pieces - 1) / pieces) // rows k, k+pieces, ... below sp.n
 				cost := cnt*int64(sp.pos+k+1) + int64(pieces)*cnt*(cnt-1)/2
+				if win := w.attn.window; win > 0 && sp.pos+sp.n > win {
+					// A row sees at most the window.
+					cost = 0
+					for i := k; i < sp.n; i += pieces {
+						cost += int64(min(sp.pos+i+1, win))
+					}
+				}
 				w.items = append(w.items, attnItem{
 					span: int32(si), head: int32(h), heads: int32(nh),
 					first: int32(k), stride: int32(pieces),
@@ -233,8 +255,9 @@ func (w *Workspace) attendWorker(_, _ int) {
 }
 
 // attendItem computes the attention output of one item's rows and heads:
-// the row at position pos sees positions 0..pos of its own sequence, read
-// block by block through the sequence's block table.
+// the row at position pos sees positions 0..pos of its own sequence, or in
+// a layer with a sliding window of W only max(0, pos-W+1)..pos, read block
+// by block through the sequence's block table.
 func (w *Workspace) attendItem(it *attnItem) {
 	c := &w.m.Config
 	j := &w.attn
@@ -258,10 +281,11 @@ func (w *Workspace) attendItem(it *attnItem) {
 			for g := range nh {
 				s[g] = newSoftmax()
 			}
-			for b, n := 0, sp.pos+i+1; n > 0; b++ { // n: positions left to attend to
-				blk, cnt := sp.blocks[b], min(bs, n)
-				flashF16(out, q, nh, j.cache.K16(j.layer, blk)[ko:], j.cache.V16(j.layer, blk)[vo:], stride, stride, cnt, j.scale, s[:nh], &buf)
-				n -= cnt
+			for t := start(sp.pos+i, j.window); t <= sp.pos+i; { // t: the next position
+				blk, off := sp.blocks[t/bs], t%bs
+				cnt := min(bs-off, sp.pos+i+1-t)
+				flashF16(out, q, nh, j.cache.K16(j.layer, blk)[off*stride+ko:], j.cache.V16(j.layer, blk)[off*stride+vo:], stride, stride, cnt, j.scale, j.softcap, s[:nh], &buf)
+				t += cnt
 			}
 			for g := range nh {
 				s[g].finish(out[g*Dv : (g+1)*Dv])
@@ -271,12 +295,23 @@ func (w *Workspace) attendItem(it *attnItem) {
 		for g := range nh {
 			qg, og := q[g*Dk:(g+1)*Dk], out[g*Dv:(g+1)*Dv]
 			s := newSoftmax()
-			for b, n := 0, sp.pos+i+1; n > 0; b++ {
-				blk, cnt := sp.blocks[b], min(bs, n)
-				s = flashF32(og, qg, j.cache.K32(j.layer, blk)[ko:], j.cache.V32(j.layer, blk)[vo:], stride, stride, cnt, j.scale, s)
-				n -= cnt
+			for t := start(sp.pos+i, j.window); t <= sp.pos+i; {
+				blk, off := sp.blocks[t/bs], t%bs
+				cnt := min(bs-off, sp.pos+i+1-t)
+				s = flashF32(og, qg, j.cache.K32(j.layer, blk)[off*stride+ko:], j.cache.V32(j.layer, blk)[off*stride+vo:], stride, stride, cnt, j.scale, j.softcap, s)
+				t += cnt
 			}
 			s.finish(og)
 		}
 	}
+}
+
+// start returns the first position a query at pos attends to with a
+// sliding window of window positions (0: none), as llama.cpp masks
+// positions at least window before the query.
+func start(pos, window int) int {
+	if window <= 0 {
+		return 0
+	}
+	return max(0, pos-window+1)
 }

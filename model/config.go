@@ -39,6 +39,30 @@ type Config struct {
 	RopeYarnBetaSlow float32 // and ends at pairs turning this many times; 1
 	RopeOrigContext  int     // rope.scaling.original_context_length; ContextLength when absent
 	RopeLongRope     bool    // rope.scaling.type is "longrope"
+
+	// Gemma.
+	EmbedScale   float32 // multiplies the token embeddings; 0 means none
+	AttnSoftcap  float32 // attention scores s become cap·tanh(s/cap); 0 means none
+	FinalSoftcap float32 // the same for the logits
+	// SlidingWindow is how many positions, its own included, a token of
+	// a local layer attends to; 0 means every layer is global.
+	SlidingWindow int
+	// SlidingWindowPattern says which layers use the sliding window (and
+	// the local RoPE base and scale): of every SlidingWindowPattern
+	// layers all but the last, or all of them when it is 0, as llama.cpp
+	// sets them.
+	SlidingWindowPattern int
+	RopeFreqBaseSWA      float32 // RoPE base of the local layers
+	RopeFreqScaleSWA     float32 // and their frequency scale
+}
+
+// window returns the sliding window of layer li, 0 for a global layer.
+func (c *Config) window(li int) int {
+	n := c.SlidingWindowPattern
+	if c.SlidingWindow > 0 && (n == 0 || li%n < n-1) {
+		return c.SlidingWindow
+	}
+	return 0
 }
 
 // ReadConfig reads the hyperparameters from f's metadata, under the prefix
@@ -133,6 +157,11 @@ func ReadConfig(f *gguf.File) (Config, error) {
 	if c.VocabSize, err = vocabSize(f, p); err != nil {
 		return c, err
 	}
+	if fam.gemma {
+		if err := readGemma(f, p, fam, &c); err != nil {
+			return c, err
+		}
+	}
 	return c, c.validate()
 }
 
@@ -203,6 +232,84 @@ func readRopeScaling(f *gguf.File, p string, fam family, c *Config) error {
 	}
 	c.RopeAttnFactor *= float32(attn)
 	return nil
+}
+
+// readGemma reads what sets Gemma 2 and 3 apart, as llama.cpp does: the
+// embedding scale, the query scale (1/sqrt(embedding_length/head_count)
+// for the 27B models, which llama.cpp knows by their block counts, else
+// 1/sqrt(key length)), soft-capping and the sliding-window layers.
+func readGemma(f *gguf.File, p string, fam family, c *Config) error {
+	c.EmbedScale = float32(math.Sqrt(float64(c.EmbeddingLength)))
+	qs := c.KeyLength
+	if (c.Arch == "gemma2" && c.BlockCount == 46) || (c.Arch == "gemma3" && c.BlockCount == 62) {
+		qs = c.EmbeddingLength / c.HeadCount
+	}
+	c.QueryScale, c.AttentionScale = 1/float32(math.Sqrt(float64(qs))), 1
+	var attnCap, finalCap float64
+	var err error
+	if fam.softcap {
+		if attnCap, err = optFloat(f, p+"attn_logit_softcapping", 50); err != nil {
+			return err
+		}
+		if finalCap, err = optFloat(f, p+"final_logit_softcapping", 30); err != nil {
+			return err
+		}
+	} else if finalCap, err = optFloat(f, p+"final_logit_softcapping", 0); err != nil {
+		return err
+	}
+	c.AttnSoftcap, c.FinalSoftcap = float32(attnCap), float32(finalCap)
+	if c.SlidingWindow, err = optUint(f, p+"attention.sliding_window", fam.swaDefault); err != nil {
+		return err
+	}
+	if c.SlidingWindow == 0 || fam.swaPattern == 0 {
+		c.SlidingWindow = 0
+		return nil
+	}
+	key := p + "attention.sliding_window_pattern"
+	if v, ok := f.Value(key); !ok {
+		c.SlidingWindowPattern = fam.swaPattern
+	} else if local, isArr := v.([]bool); isArr {
+		// llama.cpp takes any per-layer list; Config holds a pattern.
+		if c.SlidingWindowPattern, err = patternOf(local, c.BlockCount); err != nil {
+			return fmt.Errorf("model: %s: %w", key, err)
+		}
+	} else if c.SlidingWindowPattern, err = reqUint(f, key); err != nil {
+		return err
+	}
+	c.RopeFreqBaseSWA, c.RopeFreqScaleSWA = 10000, 1
+	if fam.swaRopeGlobal {
+		c.RopeFreqBaseSWA, c.RopeFreqScaleSWA = c.RopeFreqBase, c.RopeFreqScale
+	}
+	base, err := optFloat(f, p+"rope.freq_base_swa", float64(c.RopeFreqBaseSWA))
+	if err != nil {
+		return err
+	}
+	c.RopeFreqBaseSWA = float32(base)
+	if !(c.RopeFreqBaseSWA > 0) {
+		return fmt.Errorf("model: %srope.freq_base_swa %g must be positive", p, c.RopeFreqBaseSWA)
+	}
+	return nil
+}
+
+// patternOf returns the pattern n whose local layers are those local
+// marks, the smallest that fits.
+func patternOf(local []bool, layers int) (int, error) {
+	if len(local) != layers {
+		return 0, fmt.Errorf("%d values for %d layers", len(local), layers)
+	}
+	for n := 0; n <= layers+1; n++ {
+		ok := true
+		for i, l := range local {
+			if l != (n == 0 || i%n < n-1) {
+				ok = false
+				break
+			}
+		}
+		if ok {
+			return n, nil
+		}
+	}
+	return 0, fmt.Errorf("the local layers %v follow no pattern of every n layers all but the last", local)
 }
 
 func logf(x float32) float32 { return float32(math.Log(float64(x))) }

@@ -97,14 +97,24 @@ func (m *Model) run(p *tensor.Pool, w *Workspace, cache *kv.Storage, logits []fl
 			return fmt.Errorf("model: token embedding: %w", err)
 		}
 	}
+	if c.EmbedScale != 0 {
+		scale(x, c.EmbedScale)
+	}
 	outRows := 0
 	for _, sp := range w.spans {
 		for i := range sp.n {
 			m.rope.row(w.rope[(sp.row+i)*d:][:d], sp.pos+i)
+			if w.ropeSWA != nil {
+				m.ropeSWA.row(w.ropeSWA[(sp.row+i)*d:][:d], sp.pos+i)
+			}
 		}
 		outRows += sp.out
 	}
-	w.attn = attnJob{cache: cache, scale: c.AttentionScale}
+	w.attn = attnJob{cache: cache, scale: c.AttentionScale, softcap: c.AttnSoftcap}
+	if c.AttnSoftcap != 0 {
+		// As ggml's flash attention folds the cap into the scale.
+		w.attn.scale /= c.AttnSoftcap
+	}
 	threads := p.Threads()
 
 	rows := n // rows still carried through the residual stream
@@ -115,12 +125,16 @@ func (m *Model) run(p *tensor.Pool, w *Workspace, cache *kv.Storage, logits []fl
 		for i := range rows {
 			rmsNorm(xb[i*E:(i+1)*E], x[i*E:(i+1)*E], L.attnNorm, c.RMSEpsilon)
 		}
+		table := w.rope
+		if L.window > 0 {
+			table = w.ropeSWA
+		}
 
 		k, v := w.k[:n*L.wk.Rows], w.v[:n*L.wv.Rows]
 		tensor.MatMul(p, k, L.wk, xb, n)
 		addBias(k, L.bk)
 		headNorm(k, L.kNorm, c.RMSEpsilon)
-		ropeHeads(k, w.rope, n, c.HeadCountKV, c.KeyLength, d, c.RopeType)
+		ropeHeads(k, table, n, c.HeadCountKV, c.KeyLength, d, c.RopeType)
 		tensor.MatMul(p, v, L.wv, xb, n)
 		addBias(v, L.bv)
 		w.store(li, k, v)
@@ -142,11 +156,11 @@ func (m *Model) run(p *tensor.Pool, w *Workspace, cache *kv.Storage, logits []fl
 		tensor.MatMul(p, q, L.wq, xb, rows)
 		addBias(q, L.bq)
 		headNorm(q, L.qNorm, c.RMSEpsilon)
-		ropeHeads(q, w.rope, rows, c.HeadCount, c.KeyLength, d, c.RopeType)
+		ropeHeads(q, table, rows, c.HeadCount, c.KeyLength, d, c.RopeType)
 		if c.QueryScale != 1 {
 			scale(q, c.QueryScale)
 		}
-		w.attn.layer = li
+		w.attn.layer, w.attn.window = li, L.window
 		w.planAttention(threads)
 		if threads > 1 {
 			p.Run(threads, w.attnFn)
@@ -155,6 +169,7 @@ func (m *Model) run(p *tensor.Pool, w *Workspace, cache *kv.Storage, logits []fl
 		}
 		tensor.MatMul(p, xb, L.wo, w.att[:rows*L.wo.Cols], rows)
 		addBias(xb, L.bo)
+		normRows(xb, L.postAttnNorm, E, c.RMSEpsilon)
 		add(x, xb)
 
 		for i := range rows {
@@ -166,9 +181,14 @@ func (m *Model) run(p *tensor.Pool, w *Workspace, cache *kv.Storage, logits []fl
 		tensor.MatMul(p, up, L.up, xb, rows)
 		addBias(gate, L.bGate)
 		addBias(up, L.bUp)
-		swiGLU(gate, up)
+		if m.gelu {
+			geGLU(gate, up)
+		} else {
+			swiGLU(gate, up)
+		}
 		tensor.MatMul(p, xb, L.down, gate, rows)
 		addBias(xb, L.bDown)
+		normRows(xb, L.postFFNNorm, E, c.RMSEpsilon)
 		add(x, xb)
 	}
 	if outRows == 0 {
@@ -180,8 +200,34 @@ func (m *Model) run(p *tensor.Pool, w *Workspace, cache *kv.Storage, logits []fl
 	}
 	tensor.MatMul(p, logits, m.output, xb, rows)
 	addBias(logits, m.outputBias)
+	if c.FinalSoftcap != 0 {
+		softcap(logits, c.FinalSoftcap)
+	}
 	return nil
 }
+
+// normRows applies RMSNorm with weights w to every row (len(w) == width
+// values) of x in place; a nil w does nothing.
+func normRows(x, w []float32, width int, eps float32) {
+	if w == nil {
+		return
+	}
+	for r := 0; r < len(x); r += width {
+		v := x[r : r+width]
+		rmsNorm(v, v, w, eps)
+	}
+}
+
+// softcap sets each x to cap·tanh(x/cap), with ggml's steps: a scale by
+// 1/cap, tanh, a scale by cap.
+func softcap(x []float32, cap float32) {
+	inv := 1 / cap
+	for i, v := range x {
+		x[i] = tanh32(v*inv) * cap
+	}
+}
+
+func tanh32(x float32) float32 { return float32(math.Tanh(float64(x))) }
 
 // store writes the keys and values of every row into layer li of the
 // cache: position pos of a span goes to slot pos%BlockSize of the block
@@ -283,6 +329,32 @@ func add(x, y []float32) {
 	for i := range x {
 		x[i] += y[i]
 	}
+}
+
+// geGLU sets gate to gelu(gate) * up with ggml's CPU arithmetic: GELU's
+// tanh approximation is read from a table of fp16 inputs and outputs,
+// except beyond ±10 where it is 0 or the input.
+func geGLU(gate, up []float32) {
+	up = up[:len(gate)]
+	for i, g := range gate {
+		switch {
+		case g <= -10:
+			gate[i] = 0
+		case g >= 10:
+			gate[i] = g * up[i]
+		default:
+			gate[i] = geluFP16(g) * up[i]
+		}
+	}
+}
+
+// geluFP16 is GELU's tanh approximation of x rounded to fp16, computed in
+// float32 and rounded to fp16, as ggml tabulates it.
+func geluFP16(x float32) float32 {
+	h := tensor.FP16ToFloat32(tensor.Float32ToFP16(x))
+	const a, s = 0.044715, 0.79788456080286535587989211986876
+	y := 0.5 * h * (1 + tanh32(s*h*(1+a*h*h)))
+	return tensor.FP16ToFloat32(tensor.Float32ToFP16(y))
 }
 
 // swiGLU sets gate to silu(gate) * up.

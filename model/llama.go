@@ -21,7 +21,9 @@ type Model struct {
 	output     tensor.Matrix // the classifier; token_embd when the file ties them
 	outputBias []float32     // output.bias, or nil
 	rope       ropeTable
+	ropeSWA    ropeTable // for the sliding-window layers, when there are any
 	tied       bool
+	gelu       bool // GELU rather than SiLU gates the feed-forward network
 }
 
 // layer holds one block's weights. The vectors a file may leave out are
@@ -38,6 +40,9 @@ type layer struct {
 	down         tensor.Matrix
 	bGate, bUp   []float32
 	bDown        []float32
+
+	postAttnNorm, postFFNNorm []float32 // Gemma's norms of the block outputs
+	window                    int       // sliding window; 0 for a global layer
 }
 
 // Load reads the configuration and binds every tensor of a GGUF file of a
@@ -54,7 +59,7 @@ func Load(f *gguf.File) (*Model, error) {
 		return nil, err
 	}
 	l := loader{f: f, used: map[string]bool{}}
-	m := &Model{Config: c}
+	m := &Model{Config: c, gelu: fam.gemma}
 	E, V := c.EmbeddingLength, c.VocabSize
 	qDim, kDim, vDim := c.HeadCount*c.KeyLength, c.HeadCountKV*c.KeyLength, c.HeadCountKV*c.ValueLength
 
@@ -66,7 +71,7 @@ func Load(f *gguf.File) (*Model, error) {
 		}
 	}
 	m.norm = l.vector("output_norm.weight", E)
-	if _, ok := f.Tensor("output.weight"); ok {
+	if _, ok := f.Tensor("output.weight"); ok && !fam.tiedOutput {
 		m.output = l.matrix("output.weight", E, V)
 	} else {
 		m.output, m.tied = m.embd, true
@@ -85,6 +90,11 @@ func Load(f *gguf.File) (*Model, error) {
 		freqs = l.optVector("rope_freqs.weight", pairs)
 	}
 	m.rope = newRopeTable(&c, freqs)
+	if c.SlidingWindow > 0 {
+		local := c
+		local.RopeFreqBase, local.RopeFreqScale = c.RopeFreqBaseSWA, c.RopeFreqScaleSWA
+		m.ropeSWA = newRopeTable(&local, freqs)
+	}
 	m.layers = make([]layer, c.BlockCount)
 	for i := range m.layers {
 		p := fmt.Sprintf("blk.%d.", i)
@@ -133,6 +143,11 @@ func Load(f *gguf.File) (*Model, error) {
 			L.bUp = l.optVector(p+"ffn_up.bias", c.FeedForwardLength)
 			L.bDown = l.optVector(p+"ffn_down.bias", E)
 		}
+		if fam.gemma {
+			L.postAttnNorm = l.vector(p+"post_attention_norm.weight", E)
+			L.postFFNNorm = l.vector(p+"post_ffw_norm.weight", E)
+		}
+		L.window = c.window(i)
 		m.layers[i] = L
 	}
 	if l.err != nil {

@@ -18,6 +18,7 @@ type Workspace struct {
 	q, k, v, att []float32
 	gate, up     []float32
 	rope         []float32 // cos, sin pairs for the row's position
+	ropeSWA      []float32 // the same for the sliding-window layers, if any
 	tokens       []int
 
 	spans  []span
@@ -42,6 +43,10 @@ type attnJob struct {
 	cache *kv.Storage
 	layer int
 	scale float32
+	// The current layer's sliding window (0: none) and soft cap of the
+	// scores (0: none; scale then includes the division by it).
+	window  int
+	softcap float32
 }
 
 // NewWorkspace returns buffers for steps of up to maxTokens tokens in all,
@@ -67,6 +72,9 @@ func (m *Model) NewWorkspace(maxTokens int) *Workspace {
 		// most one item per row and head.
 		spans: make([]span, 0, n),
 		items: make([]attnItem, 0, n*c.HeadCount),
+	}
+	if c.SlidingWindow > 0 {
+		w.ropeSWA = make([]float32, n*c.RopeDimensionCount)
 	}
 	w.attnFn = w.attendWorker
 	return w

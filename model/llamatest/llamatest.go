@@ -19,7 +19,7 @@ import (
 // RandomConfig describes a random model. Zero fields take the defaults
 // noted.
 type RandomConfig struct {
-	Arch     string      // general.architecture: "llama", "qwen2", "qwen3" or "phi3"; "llama"
+	Arch     string      // general.architecture: "llama", "qwen2", "qwen3", "phi3", "gemma2" or "gemma3"; "llama"
 	Name     string      // general.name; "random-" + Arch
 	Embd     int         // embedding length; 64
 	Layers   int         // blocks; 2
@@ -62,6 +62,18 @@ type RandomConfig struct {
 	RopeScalingFactor float32
 	RopeOrigCtx       int
 	RopeAttnFactor    float32
+
+	// Gemma (gemma2, gemma3): each written when not 0, as
+	// ARCH.attention.sliding_window, ARCH.attention.sliding_window_pattern,
+	// ARCH.rope.freq_base_swa, ARCH.attn_logit_softcapping and
+	// ARCH.final_logit_softcapping. gemma2 files are always tied, as
+	// llama.cpp reads no output.weight for them; both carry the
+	// post-attention and post-feed-forward norms, gemma3 the q and k norms.
+	SlidingWindow        int
+	SlidingWindowPattern int
+	RopeBaseSWA          float32
+	AttnSoftcap          float32
+	FinalSoftcap         float32
 }
 
 // MinVocab is the smallest vocabulary: <unk>, <s>, </s> and 256 byte tokens.
@@ -111,6 +123,7 @@ type Parts struct {
 	OutputBias bool // output.bias
 	QKNorm     bool // blk.N.attn_{q,k}_norm.weight
 	RopeFreqs  bool // rope_freqs.weight
+	PostNorms  bool // blk.N.post_attention_norm.weight and blk.N.post_ffw_norm.weight
 	FusedQKV   bool // blk.N.attn_qkv.weight instead of attn_{q,k,v}
 	GateUp     bool // blk.N.ffn_up.weight holds gate then up; no ffn_gate
 	LongShort  bool // rope_factors_long.weight and rope_factors_short.weight
@@ -127,6 +140,10 @@ func (c RandomConfig) Parts() Parts {
 		p = Parts{QKVBias: c.Bias, QKNorm: true}
 	case "phi3":
 		p = Parts{QKVBias: c.Bias, FusedQKV: true, GateUp: true, LongShort: c.RopeScalingType == "longrope"}
+	case "gemma2":
+		p = Parts{PostNorms: true}
+	case "gemma3":
+		p = Parts{PostNorms: true, QKNorm: true}
 	default:
 		p = Parts{QKVBias: c.Bias, OutBias: c.Bias, FFNBias: c.Bias, RopeFreqs: c.RopeFreqs, LongShort: c.RopeScalingType == "longrope"}
 	}
@@ -234,6 +251,9 @@ func WriteRandomLlama(w io.Writer, cfg RandomConfig) error {
 			specs = append(specs, spec{p + "ffn_gate.weight", c.Embd, c.FF, 0}, spec{p + "ffn_up.weight", c.Embd, c.FF, 0})
 		}
 		specs = append(specs, spec{p + "ffn_down.weight", c.FF, c.Embd, 0})
+		if parts.PostNorms {
+			specs = append(specs, spec{p + "post_attention_norm.weight", c.Embd, 0, 0}, spec{p + "post_ffw_norm.weight", c.Embd, 0, 0})
+		}
 		if parts.FFNBias {
 			specs = append(specs,
 				spec{p + "ffn_gate.bias", c.FF, 0, 0.5},
@@ -243,7 +263,7 @@ func WriteRandomLlama(w io.Writer, cfg RandomConfig) error {
 		}
 	}
 	specs = append(specs, spec{"output_norm.weight", c.Embd, 0, 0})
-	if !c.Tied {
+	if !c.Tied && c.Arch != "gemma2" {
 		specs = append(specs, spec{"output.weight", c.Embd, c.Vocab, 0})
 	}
 	if parts.OutputBias {
@@ -312,8 +332,10 @@ func (c RandomConfig) check() error {
 		return fmt.Errorf("llamatest: vocabulary of %d is below the minimum %d", c.Vocab, MinVocab)
 	case !c.Type.Known() || c.Type.BlockSize() == 0:
 		return fmt.Errorf("llamatest: unknown type %v", c.Type)
-	case c.Arch != "llama" && c.Arch != "qwen2" && c.Arch != "qwen3" && c.Arch != "phi3":
-		return fmt.Errorf("llamatest: architecture %q is not one of llama, qwen2, qwen3, phi3", c.Arch)
+	case c.Arch != "llama" && c.Arch != "qwen2" && c.Arch != "qwen3" && c.Arch != "phi3" && c.Arch != "gemma2" && c.Arch != "gemma3":
+		return fmt.Errorf("llamatest: architecture %q is not one of llama, qwen2, qwen3, phi3, gemma2, gemma3", c.Arch)
+	case c.Bias && (c.Arch == "gemma2" || c.Arch == "gemma3"):
+		return fmt.Errorf("llamatest: %s has no biases", c.Arch)
 	case (c.Arch == "qwen2" || c.Arch == "phi3") && c.Heads*c.HeadDim != c.Embd:
 		return fmt.Errorf("llamatest: %s needs heads × head dimension = embedding length, have %d × %d != %d", c.Arch, c.Heads, c.HeadDim, c.Embd)
 	case c.RopeFreqs && c.Arch != "llama":
@@ -362,6 +384,21 @@ func (c RandomConfig) setMetadata(w *gguf.Writer) error {
 	}
 	if c.RopeAttnFactor != 0 {
 		kv = append(kv, entry{a + "rope.scaling.attn_factor", c.RopeAttnFactor})
+	}
+	if c.SlidingWindow != 0 {
+		kv = append(kv, entry{a + "attention.sliding_window", uint32(c.SlidingWindow)})
+	}
+	if c.SlidingWindowPattern != 0 {
+		kv = append(kv, entry{a + "attention.sliding_window_pattern", uint32(c.SlidingWindowPattern)})
+	}
+	if c.RopeBaseSWA != 0 {
+		kv = append(kv, entry{a + "rope.freq_base_swa", c.RopeBaseSWA})
+	}
+	if c.AttnSoftcap != 0 {
+		kv = append(kv, entry{a + "attn_logit_softcapping", c.AttnSoftcap})
+	}
+	if c.FinalSoftcap != 0 {
+		kv = append(kv, entry{a + "final_logit_softcapping", c.FinalSoftcap})
 	}
 	kv = append(kv, []entry{
 		{"tokenizer.ggml.model", "llama"},

@@ -94,6 +94,18 @@ func cases() []testCase {
 		with("phi3-tied-q8", "Q8_0", func(c *llamatest.RandomConfig) {
 			c.Arch, c.Tied = "phi3", true
 		}),
+		with("gemma2-swa-softcap", "F32", func(c *llamatest.RandomConfig) {
+			c.Arch, c.Layers, c.SlidingWindow = "gemma2", 4, 8
+			c.AttnSoftcap, c.FinalSoftcap = 4, 8
+		}),
+		with("gemma3-swa-hd32", "F32", func(c *llamatest.RandomConfig) {
+			c.Arch, c.Layers, c.HeadDim, c.SlidingWindow, c.RopeBase = "gemma3", 6, 32, 8, 1000000
+		}),
+		with("gemma3-pattern3-linear-q8", "Q8_0", func(c *llamatest.RandomConfig) {
+			c.Arch, c.Layers, c.SlidingWindow, c.SlidingWindowPattern = "gemma3", 3, 6, 3
+			c.RopeBase, c.RopeBaseSWA, c.RopeScalingType, c.RopeScalingFactor = 1000000, 20000, "linear", 8
+			c.FinalSoftcap = 10
+		}),
 	}
 }
 
