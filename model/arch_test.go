@@ -58,11 +58,80 @@ func TestReadConfigArchs(t *testing.T) {
 			}},
 		{"yarn defaults to the training context", llamatest.RandomConfig{RopeScalingType: "yarn", RopeScalingFactor: 2, Ctx: 128},
 			func(c Config) bool { return c.RopeOrigContext == 128 && c.RopeFreqScale == 0.5 }},
+		// gemma2 without its keys: llama.cpp's defaults (window 4096 on
+		// even layers, caps 50 and 30, the global RoPE on every layer).
+		{"gemma2 defaults", llamatest.RandomConfig{Arch: "gemma2", Embd: 64, Heads: 4, HeadDim: 32, Layers: 4, RopeScalingFactor: 2},
+			func(c Config) bool {
+				return c.RopeType == RopeNeox && c.EmbedScale == 8 && c.QueryScale == float32(1/math.Sqrt(32)) && c.AttentionScale == 1 &&
+					c.AttnSoftcap == 50 && c.FinalSoftcap == 30 && c.SlidingWindow == 4096 && c.SlidingWindowPattern == 2 &&
+					c.window(0) == 4096 && c.window(1) == 0 && c.window(2) == 4096 &&
+					c.RopeFreqBaseSWA == c.RopeFreqBase && c.RopeFreqScaleSWA == 0.5
+			}},
+		// The 27B models, which llama.cpp knows by their 46 blocks, scale
+		// the queries by the embedding per head.
+		{"gemma2 27B query scale", llamatest.RandomConfig{Arch: "gemma2", Embd: 64, Heads: 4, HeadDim: 32, Layers: 46, FF: 32},
+			func(c Config) bool { return c.QueryScale == float32(1/math.Sqrt(16)) }},
+		{"gemma3 without a window", llamatest.RandomConfig{Arch: "gemma3", Layers: 6},
+			func(c Config) bool {
+				return c.SlidingWindow == 0 && c.window(0) == 0 && c.AttnSoftcap == 0 && c.FinalSoftcap == 0 && c.EmbedScale == 8
+			}},
+		{"gemma3 five local to one global", llamatest.RandomConfig{Arch: "gemma3", Layers: 7, SlidingWindow: 16, RopeBase: 1e6, RopeScalingFactor: 8},
+			func(c Config) bool {
+				for li, w := range []int{16, 16, 16, 16, 16, 0, 16} {
+					if c.window(li) != w {
+						return false
+					}
+				}
+				return c.RopeFreqBaseSWA == 10000 && c.RopeFreqScaleSWA == 1 && c.RopeFreqBase == 1e6 && c.RopeFreqScale == 0.125
+			}},
+		{"gemma3 pattern and local base from the file", llamatest.RandomConfig{Arch: "gemma3", Layers: 4, SlidingWindow: 16, SlidingWindowPattern: 2, RopeBaseSWA: 5000},
+			func(c Config) bool {
+				return c.window(0) == 16 && c.window(1) == 0 && c.window(2) == 16 && c.window(3) == 0 && c.RopeFreqBaseSWA == 5000
+			}},
 	}
 	for _, tt := range tests {
 		_, m := randomModel(t, tt.cfg)
 		if !tt.want(m.Config) {
 			t.Errorf("%s: %+v", tt.name, m.Config)
+		}
+	}
+}
+
+// TestSlidingWindowPatternList reads the per-layer form of
+// attention.sliding_window_pattern, a list of booleans, which Config
+// holds as the pattern it follows, and refuses one that follows none.
+func TestSlidingWindowPatternList(t *testing.T) {
+	f, _ := randomModel(t, llamatest.RandomConfig{Arch: "gemma3", Layers: 4, SlidingWindow: 8})
+	for _, tt := range []struct {
+		local []bool
+		want  int // the pattern; -1: refused
+	}{
+		{[]bool{true, false, true, false}, 2},
+		{[]bool{true, true, false, true}, 3},
+		{[]bool{true, true, true, true}, 0},
+		{[]bool{false, false, false, false}, 1},
+		{[]bool{false, true, true, true}, -1},
+		{[]bool{true, false}, -1},
+	} {
+		g := rewrite(t, f, nil, nil, func(w *gguf.Writer) {
+			if err := w.Set("gemma3.attention.sliding_window_pattern", tt.local); err != nil {
+				t.Fatal(err)
+			}
+		})
+		c, err := ReadConfig(g)
+		switch {
+		case tt.want < 0 && err == nil:
+			t.Errorf("%v: accepted as pattern %d", tt.local, c.SlidingWindowPattern)
+		case tt.want >= 0 && err != nil:
+			t.Errorf("%v: %v", tt.local, err)
+		case tt.want >= 0 && c.SlidingWindowPattern != tt.want:
+			t.Errorf("%v: pattern %d, want %d", tt.local, c.SlidingWindowPattern, tt.want)
+		case tt.want >= 0:
+			for li, l := range tt.local {
+				if (c.window(li) == 8) != l {
+					t.Errorf("%v: layer %d has window %d", tt.local, li, c.window(li))
+				}
+			}
 		}
 	}
 }

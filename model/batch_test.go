@@ -139,7 +139,8 @@ func TestForwardBatchMatchesAlone(t *testing.T) {
 	prompts := []int{37, 5, 20, 50}
 	const decode = 6
 	// Every combination for llama; one for each other architecture, whose
-	// extra parts (biases, q/k norms, NeoX RoPE) work on rows alike.
+	// extra parts (biases, q/k norms, NeoX RoPE, sliding windows) work on
+	// rows alike.
 	models := []struct {
 		name string
 		cfg  llamatest.RandomConfig
@@ -149,6 +150,11 @@ func TestForwardBatchMatchesAlone(t *testing.T) {
 		{"qwen3", llamatest.RandomConfig{Arch: "qwen3", Embd: 64, Layers: 2, Heads: 4, KVHeads: 2, HeadDim: 32, FF: 96, Bias: true, Seed: 12}, false},
 		{"phi3", llamatest.RandomConfig{Arch: "phi3", Embd: 64, Layers: 2, Heads: 4, KVHeads: 2, FF: 96, Seed: 13,
 			RopeScalingType: "longrope", RopeOrigCtx: 64}, false},
+		// Windows that start mid-block, soft caps, two RoPE tables.
+		{"gemma2", llamatest.RandomConfig{Arch: "gemma2", Embd: 64, Layers: 2, Heads: 4, KVHeads: 2, FF: 96, Seed: 14,
+			SlidingWindow: 5, AttnSoftcap: 3, FinalSoftcap: 6}, false},
+		{"gemma3", llamatest.RandomConfig{Arch: "gemma3", Embd: 64, Layers: 3, Heads: 4, KVHeads: 1, HeadDim: 32, FF: 96, Seed: 15,
+			SlidingWindow: 11, SlidingWindowPattern: 3, RopeBase: 1000000}, false},
 	}
 	for _, mc := range models {
 		for _, wt := range []tensor.Type{tensor.F32, tensor.Q8_0} {

@@ -26,6 +26,8 @@ type refLayer struct {
 	bq, bk, bv, bo    []float64
 	bGate, bUp, bDown []float64
 	qNorm, kNorm      []float64
+	// Gemma: norms of the attention and feed-forward outputs.
+	postAttn, postFFN []float64
 }
 
 type refModel struct {
@@ -73,7 +75,7 @@ func newRefModel(t *testing.T, f *gguf.File, c llamatest.RandomConfig) *refModel
 	m := &refModel{c: c}
 	m.embd = refMatrix(t, f, "token_embd.weight")
 	m.norm = refMatrix(t, f, "output_norm.weight")[0]
-	if c.Tied {
+	if c.Tied || c.Arch == "gemma2" {
 		m.out = m.embd
 	} else {
 		m.out = refMatrix(t, f, "output.weight")
@@ -94,6 +96,7 @@ func newRefModel(t *testing.T, f *gguf.File, c llamatest.RandomConfig) *refModel
 			bq: v("attn_q.bias"), bk: v("attn_k.bias"), bv: v("attn_v.bias"), bo: v("attn_output.bias"),
 			bGate: v("ffn_gate.bias"), bUp: v("ffn_up.bias"), bDown: v("ffn_down.bias"),
 			qNorm: v("attn_q_norm.weight"), kNorm: v("attn_k_norm.weight"),
+			postAttn: v("post_attention_norm.weight"), postFFN: v("post_ffw_norm.weight"),
 			attnNorm: refMatrix(t, f, p+"attn_norm.weight")[0],
 			ffnNorm:  refMatrix(t, f, p+"ffn_norm.weight")[0],
 			wo:       refMatrix(t, f, p+"attn_output.weight"),
@@ -235,8 +238,27 @@ func (s *refState) step(tok int) []float64 {
 		s.v = make([][][]float64, c.Layers)
 	}
 	hd := c.HeadDim
+	gemma := c.Arch == "gemma2" || c.Arch == "gemma3"
 	x := append([]float64(nil), s.m.embd[tok]...)
+	if gemma {
+		for i := range x {
+			x[i] *= math.Sqrt(float64(c.Embd))
+		}
+	}
 	for li, L := range s.m.layers {
+		// Gemma's sliding-window layers: all but the last of every
+		// pattern, with their own RoPE base (gemma3: 10000 and no scaling
+		// unless the file says; gemma2: the global ones).
+		window, rc := 0, c
+		if pat := refPattern(c); gemma && c.SlidingWindow > 0 && (pat == 0 || li%pat < pat-1) {
+			window = c.SlidingWindow
+			if c.Arch == "gemma3" {
+				rc.RopeBase, rc.RopeScalingFactor = 10000, 0
+			}
+			if c.RopeBaseSWA != 0 {
+				rc.RopeBase = c.RopeBaseSWA
+			}
+		}
 		xb := rmsnorm64(x, L.attnNorm, float64(c.Eps))
 		q, k, v := matvec(L.wq, xb), matvec(L.wk, xb), matvec(L.wv, xb)
 		addBias64(q, L.bq)
@@ -244,8 +266,8 @@ func (s *refState) step(tok int) []float64 {
 		addBias64(v, L.bv)
 		headNorm64(q, L.qNorm, float64(c.Eps))
 		headNorm64(k, L.kNorm, float64(c.Eps))
-		rope64(q, pos, c, s.m.freqs)
-		rope64(k, pos, c, s.m.freqs)
+		rope64(q, pos, rc, s.m.freqs)
+		rope64(k, pos, rc, s.m.freqs)
 		s.k[li] = append(s.k[li], k)
 		s.v[li] = append(s.v[li], v)
 		att := make([]float64, c.Heads*hd)
@@ -254,13 +276,24 @@ func (s *refState) step(tok int) []float64 {
 			qh := q[h*hd : (h+1)*hd]
 			scores := make([]float64, pos+1)
 			maxS := math.Inf(-1)
+			first := 0
+			if window > 0 {
+				first = max(0, pos-window+1)
+			}
 			for t := range scores {
+				if t < first {
+					scores[t] = math.Inf(-1)
+					continue
+				}
 				kt := s.k[li][t][kvh*hd : (kvh+1)*hd]
 				var d float64
 				for i := range qh {
 					d += qh[i] * kt[i]
 				}
 				scores[t] = d / math.Sqrt(float64(hd))
+				if cp := refAttnSoftcap(c); cp != 0 {
+					scores[t] = softcap64(scores[t], cp)
+				}
 				maxS = max(maxS, scores[t])
 			}
 			var sum float64
@@ -277,6 +310,9 @@ func (s *refState) step(tok int) []float64 {
 		}
 		o := matvec(L.wo, att)
 		addBias64(o, L.bo)
+		if L.postAttn != nil {
+			o = rmsnorm64(o, L.postAttn, float64(c.Eps))
+		}
 		for i := range o {
 			x[i] += o[i]
 		}
@@ -285,17 +321,84 @@ func (s *refState) step(tok int) []float64 {
 		addBias64(g, L.bGate)
 		addBias64(u, L.bUp)
 		for i := range g {
-			g[i] = g[i] / (1 + math.Exp(-g[i])) * u[i]
+			if gemma {
+				g[i] = gelu64(g[i]) * u[i]
+			} else {
+				g[i] = g[i] / (1 + math.Exp(-g[i])) * u[i]
+			}
 		}
 		d := matvec(L.down, g)
 		addBias64(d, L.bDown)
+		if L.postFFN != nil {
+			d = rmsnorm64(d, L.postFFN, float64(c.Eps))
+		}
 		for i := range d {
 			x[i] += d[i]
 		}
 	}
 	logits := matvec(s.m.out, rmsnorm64(x, s.m.norm, float64(c.Eps)))
 	addBias64(logits, s.m.outBias)
+	if cp := refFinalSoftcap(c); cp != 0 {
+		for i := range logits {
+			logits[i] = softcap64(logits[i], cp)
+		}
+	}
 	return logits
+}
+
+func softcap64(x, cap float64) float64 { return cap * math.Tanh(x/cap) }
+
+// gelu64 is GELU's tanh approximation as ggml defines it on the CPU: of
+// the input rounded to fp16, the result rounded to fp16, and exact
+// beyond ±10.
+func gelu64(x float64) float64 {
+	switch {
+	case x <= -10:
+		return 0
+	case x >= 10:
+		return x
+	}
+	fp16 := func(v float64) float64 { return float64(tensor.FP16ToFloat32(tensor.Float32ToFP16(float32(v)))) }
+	h := fp16(x)
+	return fp16(0.5 * h * (1 + math.Tanh(math.Sqrt(2/math.Pi)*(h+0.044715*h*h*h))))
+}
+
+// refAttnSoftcap and refFinalSoftcap are the soft caps of a configuration:
+// the file's, else gemma2's defaults of 50 and 30.
+func refAttnSoftcap(c llamatest.RandomConfig) float64 {
+	switch {
+	case c.Arch != "gemma2" && c.Arch != "gemma3":
+		return 0
+	case c.AttnSoftcap != 0:
+		return float64(c.AttnSoftcap)
+	case c.Arch == "gemma2":
+		return 50
+	}
+	return 0 // gemma3 reads no attention cap
+}
+
+func refFinalSoftcap(c llamatest.RandomConfig) float64 {
+	switch {
+	case c.Arch != "gemma2" && c.Arch != "gemma3":
+		return 0
+	case c.FinalSoftcap != 0:
+		return float64(c.FinalSoftcap)
+	case c.Arch == "gemma2":
+		return 30
+	}
+	return 0
+}
+
+// refPattern is the sliding-window pattern of a Gemma configuration: the
+// file's, else every other layer for gemma2 and five of six for gemma3.
+func refPattern(c llamatest.RandomConfig) int {
+	switch {
+	case c.SlidingWindowPattern != 0:
+		return c.SlidingWindowPattern
+	case c.Arch == "gemma2":
+		return 2
+	}
+	return 6
 }
 
 // relErr is max|got-want| / max|want|.
@@ -421,6 +524,15 @@ var archShapes = []struct {
 	{"phi3-short-partial", llamatest.RandomConfig{Arch: "phi3", Embd: 64, Heads: 2, KVHeads: 2, FF: 96, RopeDims: 24,
 		RopeScalingType: "longrope", RopeOrigCtx: 256, Ctx: 256}},
 	{"phi3-plain", llamatest.RandomConfig{Arch: "phi3", Embd: 64, Heads: 4, FF: 96, Tied: true}},
+	// Windows of 4 and 3 positions, shorter than the 12 tokens run.
+	{"gemma2-swa-softcap", llamatest.RandomConfig{Arch: "gemma2", Embd: 64, Layers: 4, Heads: 4, KVHeads: 2, FF: 96,
+		SlidingWindow: 4, AttnSoftcap: 2, FinalSoftcap: 3}},
+	{"gemma2-defaults", llamatest.RandomConfig{Arch: "gemma2", Embd: 64, Layers: 2, Heads: 4, FF: 96}},
+	{"gemma3-swa-linear", llamatest.RandomConfig{Arch: "gemma3", Embd: 64, Layers: 6, Heads: 2, KVHeads: 1, HeadDim: 32, FF: 96,
+		SlidingWindow: 4, RopeBase: 1000000, RopeScalingType: "linear", RopeScalingFactor: 8, FinalSoftcap: 5}},
+	{"gemma3-pattern3-base", llamatest.RandomConfig{Arch: "gemma3", Embd: 64, Layers: 3, Heads: 4, FF: 96, Tied: true,
+		SlidingWindow: 3, SlidingWindowPattern: 3, RopeBaseSWA: 20000}},
+	{"gemma3-global", llamatest.RandomConfig{Arch: "gemma3", Embd: 64, Layers: 2, Heads: 4, FF: 96}},
 }
 
 func TestForwardMatchesReferenceArchs(t *testing.T) {
@@ -429,8 +541,15 @@ func TestForwardMatchesReferenceArchs(t *testing.T) {
 			for _, kv := range []tensor.Type{tensor.F32, tensor.F16} {
 				cfg := shape.cfg
 				cfg.Type, cfg.Seed = wt, 11
+				tol := referenceTolerance(wt, kv)
+				if cfg.Arch == "gemma2" || cfg.Arch == "gemma3" {
+					// GELU's fp16 table: float32 and float64 inputs on
+					// either side of an fp16 rounding boundary give
+					// outputs one fp16 step apart.
+					tol = max(tol, 2e-4)
+				}
 				t.Run(fmt.Sprintf("%s/%s/kv-%s", shape.name, wt, kv), func(t *testing.T) {
-					checkAgainstReference(t, cfg, kv, referenceTolerance(wt, kv))
+					checkAgainstReference(t, cfg, kv, tol)
 				})
 			}
 		}
