@@ -7,14 +7,20 @@
 // it: "qwen2" (q, k, v biases, RoPE rotating elements half a head apart),
 // "qwen3" (the same RoPE, and an RMSNorm over each query and key head) and
 // "phi3" (fused gate and up matrices, queries scaled before attention,
-// LongRoPE factors). RoPE takes llama.cpp's scalings: Llama 3's per-pair
-// frequency factors (rope_freqs.weight), linear, YaRN and LongRoPE.
-// Architectures lists what Load accepts. Weights stay in the GGUF file's
-// memory.
+// LongRoPE factors), "gemma2" and "gemma3" (text only: scaled embeddings,
+// norms of the attention and feed-forward outputs, GELU gating, soft caps
+// on attention scores and logits, gemma3's per-head q and k norms). RoPE
+// takes llama.cpp's scalings: Llama 3's per-pair frequency factors
+// (rope_freqs.weight), linear, YaRN and LongRoPE. Architectures lists
+// what Load accepts. Weights stay in the GGUF file's memory.
 //
-// Sliding-window attention is not implemented: llama.cpp applies none to
-// these architectures (it ignores the window of Mistral files converted
-// as llama, and disables Phi-3's), so neither does this package.
+// Sliding-window attention applies where llama.cpp applies it: to Gemma's
+// local layers (every other layer for gemma2, five of six for gemma3, or
+// the file's attention.sliding_window_pattern), each with a RoPE table of
+// its own base. A token there attends to the window's last positions
+// only; the cache still holds every position. llama.cpp ignores the
+// window of Mistral files converted as llama and disables Phi-3's, and so
+// does this package.
 //
 // Two entry points share one implementation. ForwardBatch runs a step of
 // several sequences at once for a serving engine: their tokens are stacked
