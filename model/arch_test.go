@@ -321,3 +321,57 @@ func randomFile(t *testing.T, cfg llamatest.RandomConfig) *gguf.File {
 	}
 	return f
 }
+
+// TestGeGLU checks GELU gating against the tanh approximation in float64,
+// to within an fp16 step of the table ggml reads it from, and exactly
+// beyond ±10 where ggml takes 0 or the input.
+func TestGeGLU(t *testing.T) {
+	gelu := func(x float64) float64 { return 0.5 * x * (1 + math.Tanh(math.Sqrt(2/math.Pi)*(x+0.044715*x*x*x))) }
+	for _, tt := range []struct{ g, up, want float32 }{
+		{-10, 2, 0},
+		{-12.5, 2, 0},
+		{10, 2, 20},
+		{12.5, -1, -12.5},
+	} {
+		gate := []float32{tt.g}
+		geGLU(gate, []float32{tt.up})
+		if gate[0] != tt.want {
+			t.Errorf("geGLU(%g, %g) = %g, want %g", tt.g, tt.up, gate[0], tt.want)
+		}
+	}
+	for x := -9.99; x < 10; x += 0.037 {
+		gate := []float32{float32(x)}
+		geGLU(gate, []float32{3})
+		want := 3 * gelu(x)
+		// One fp16 step of the input and one of the output.
+		tol := 3 * (math.Abs(gelu(x))*2e-3 + 1e-4)
+		if d := math.Abs(float64(gate[0]) - want); d > tol {
+			t.Errorf("geGLU(%.3f, 3) = %g, want %g", x, gate[0], want)
+		}
+	}
+}
+
+func TestSoftcap(t *testing.T) {
+	x := []float32{0, 1, -1, 30, -1000, 1e6}
+	softcap(x, 5)
+	for i, v := range []float64{0, 1, -1, 30, -1000, 1e6} {
+		if want := 5 * math.Tanh(v/5); math.Abs(float64(x[i])-want) > 1e-6*5 {
+			t.Errorf("softcap(%g, 5) = %g, want %g", v, x[i], want)
+		}
+	}
+}
+
+// TestGemma2RefusesOutputWeight: llama.cpp reads no output.weight for
+// gemma2, whose classifier is always token_embd.
+func TestGemma2RefusesOutputWeight(t *testing.T) {
+	f, _ := randomModel(t, llamatest.RandomConfig{Arch: "gemma2"})
+	g := rewrite(t, f, nil, nil, func(w *gguf.Writer) {
+		e := make([]byte, 4*64*320)
+		if err := w.AddTensor("output.weight", tensor.F32, []uint64{64, 320}, e); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if _, err := Load(g); err == nil || !strings.Contains(err.Error(), `unexpected tensor "output.weight"`) {
+		t.Errorf("gemma2 with output.weight: %v", err)
+	}
+}
