@@ -108,50 +108,10 @@ type bigram struct {
 }
 
 // queue is a max-heap of bigrams: highest score first, then leftmost.
-// It is written out rather than using container/heap to avoid boxing each
-// bigram in an interface.
-type queue []bigram
+type queue = heap[bigram]
 
-func (q queue) before(i, j int) bool {
-	a, b := q[i], q[j]
+func (a bigram) before(b bigram) bool {
 	return a.score > b.score || (a.score == b.score && a.left < b.left)
-}
-
-func (q *queue) push(b bigram) {
-	*q = append(*q, b)
-	h := *q
-	for i := len(h) - 1; i > 0; {
-		parent := (i - 1) / 2
-		if !h.before(i, parent) {
-			break
-		}
-		h[i], h[parent] = h[parent], h[i]
-		i = parent
-	}
-}
-
-func (q *queue) pop() bigram {
-	h := *q
-	top := h[0]
-	last := len(h) - 1
-	h[0] = h[last]
-	h = h[:last]
-	for i := 0; ; {
-		best, l, r := i, 2*i+1, 2*i+2
-		if l < len(h) && h.before(l, best) {
-			best = l
-		}
-		if r < len(h) && h.before(r, best) {
-			best = r
-		}
-		if best == i {
-			break
-		}
-		h[i], h[best] = h[best], h[i]
-		i = best
-	}
-	*q = h
-	return top
 }
 
 // session holds the scratch space of one encoding.
