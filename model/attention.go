@@ -30,7 +30,7 @@ func (s softmax) finish(out []float32) {
 // the weighted sum of values kept in fp16 precision, each update a fused
 // multiply-add rounded to fp16.
 func attendF16(out, q []float32, keys, vals []uint16, kStride, vStride, n int, scale float32) {
-	roundFP16s(q)
+	tensor.RoundF16(q)
 	clear(out)
 	s := [1]softmax{newSoftmax()}
 	var buf flashBuf
@@ -276,7 +276,7 @@ func (w *Workspace) attendItem(it *attnItem) {
 		out := w.att[(r*H+h)*Dv:][:nh*Dv]
 		clear(out)
 		if j.cache.Type() == tensor.F16 {
-			roundFP16s(q)
+			tensor.RoundF16(q)
 			var s [flashHeads]softmax
 			for g := range nh {
 				s[g] = newSoftmax()
