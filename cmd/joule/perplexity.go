@@ -14,7 +14,6 @@ import (
 
 	"github.com/joule-llm/joule/model"
 	"github.com/joule-llm/joule/tensor"
-	"github.com/joule-llm/joule/tokenizer"
 )
 
 type perplexityOptions struct {
@@ -83,22 +82,11 @@ func runPerplexity(ctx context.Context, stdout, stderr io.Writer, o perplexityOp
 	// llama.cpp drops one trailing newline of a prompt file.
 	text := strings.TrimSuffix(string(raw), "\n")
 
-	f, err := openModel(o.model)
+	f, m, tok, err := loadModel(o.model)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	m, err := model.Load(f)
-	if err != nil {
-		return err
-	}
-	tok, err := tokenizer.FromGGUF(f)
-	if err != nil {
-		return err
-	}
-	if tok.Len() > m.Config.VocabSize {
-		return fmt.Errorf("tokenizer has %d tokens but the model's output has only %d", tok.Len(), m.Config.VocabSize)
-	}
 	if tok.Vocab().AddEOS {
 		// Every chunk would be scored on an EOS that is not in the text;
 		// llama-perplexity refuses such models too.

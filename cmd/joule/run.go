@@ -13,9 +13,7 @@ import (
 
 	"github.com/joule-llm/joule/chat"
 	"github.com/joule-llm/joule/engine"
-	"github.com/joule-llm/joule/model"
 	"github.com/joule-llm/joule/tensor"
-	"github.com/joule-llm/joule/tokenizer"
 )
 
 type runOptions struct {
@@ -110,22 +108,11 @@ func run(cmd *cobra.Command, o runOptions, prompt string, chatMode bool) error {
 	if err != nil {
 		return err
 	}
-	f, err := openModel(o.model)
+	f, m, tok, err := loadModel(o.model)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	m, err := model.Load(f)
-	if err != nil {
-		return err
-	}
-	tok, err := tokenizer.FromGGUF(f)
-	if err != nil {
-		return err
-	}
-	if tok.Len() > m.Config.VocabSize {
-		return fmt.Errorf("tokenizer has %d tokens but the model's output has only %d", tok.Len(), m.Config.VocabSize)
-	}
 
 	ctxLen := o.ctx
 	if ctxLen <= 0 {

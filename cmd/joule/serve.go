@@ -21,10 +21,8 @@ import (
 	"github.com/joule-llm/joule/chat"
 	"github.com/joule-llm/joule/engine"
 	"github.com/joule-llm/joule/gguf"
-	"github.com/joule-llm/joule/model"
 	"github.com/joule-llm/joule/server"
 	"github.com/joule-llm/joule/tensor"
-	"github.com/joule-llm/joule/tokenizer"
 )
 
 type serveOptions struct {
@@ -180,7 +178,7 @@ func serve(cmd *cobra.Command, o serveOptions) error {
 // loadServer loads the model and builds the engine and the API server.
 // The returned file must stay open while the engine runs.
 func loadServer(o serveOptions, id string, kvType tensor.Type, kvMem int64) (_ *engine.Engine, _ *server.Server, _ *gguf.File, err error) {
-	f, err := openModel(o.model)
+	f, m, tok, err := loadModel(o.model)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -189,17 +187,6 @@ func loadServer(o serveOptions, id string, kvType tensor.Type, kvMem int64) (_ *
 			f.Close()
 		}
 	}()
-	m, err := model.Load(f)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	tok, err := tokenizer.FromGGUF(f)
-	if err != nil {
-		return nil, nil, nil, err
-	}
-	if tok.Len() > m.Config.VocabSize {
-		return nil, nil, nil, fmt.Errorf("tokenizer has %d tokens but the model's output has only %d", tok.Len(), m.Config.VocabSize)
-	}
 	e, err := engine.New(m, engine.Config{
 		Threads:       o.threads,
 		KVMemBytes:    kvMem,
