@@ -72,7 +72,7 @@ func matmulKindOfSet(t Type, ks *kernelSet) (matmulKind, bool) {
 	case Q6_K:
 		return matmulKind{act: Q8_K, convert: quantizeRowQ8_K, dot: ks.dotQ6_KQ8_K}, true
 	}
-	return matmulKind{}, false
+	return lowbitKind(t)
 }
 
 func convertF16(dst []byte, src []float32) {
