@@ -7,9 +7,9 @@ import (
 	"os"
 )
 
-// Open reads and parses the GGUF file at path. Platforms without mmap
-// support read the whole file into memory.
-func Open(path string) (*File, error) {
+// openFile reads and parses the one GGUF file at path. Platforms without
+// mmap support read the whole file into memory.
+func openFile(path string) (*File, error) {
 	data, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("gguf: %w", err)
@@ -18,5 +18,6 @@ func Open(path string) (*File, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w (in %s)", err, path)
 	}
+	f.path = path
 	return f, nil
 }

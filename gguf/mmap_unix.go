@@ -8,8 +8,8 @@ import (
 	"syscall"
 )
 
-// Open memory-maps and parses the GGUF file at path.
-func Open(path string) (*File, error) {
+// openFile memory-maps and parses the one GGUF file at path.
+func openFile(path string) (*File, error) {
 	fd, err := os.Open(path)
 	if err != nil {
 		return nil, fmt.Errorf("gguf: %w", err)
@@ -39,5 +39,6 @@ func Open(path string) (*File, error) {
 		return nil, fmt.Errorf("%w (in %s)", err, path)
 	}
 	f.unmap = func() error { return syscall.Munmap(data) }
+	f.path = path
 	return f, nil
 }

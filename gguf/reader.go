@@ -2,6 +2,7 @@ package gguf
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"math"
 	"math/bits"
@@ -11,17 +12,28 @@ import (
 
 // File is a parsed GGUF file. Its tensor data aliases the mapped file (or
 // the bytes given to Parse) and is valid until Close.
+//
+// A File opened from the first part of a split model stands for the whole
+// model: its metadata and header fields are the first part's, Tensors
+// lists the tensors of every part, and TensorData reads each from its own
+// part.
 type File struct {
 	Version    uint32
 	Alignment  uint64
 	KV         []KV
 	Tensors    []TensorInfo
-	DataOffset uint64 // file offset of the data section
+	DataOffset uint64 // file offset of the data section (of the first part, for a split model)
 
 	data    []byte // the whole file
 	keys    map[string]int
 	tensors map[string]int
 	unmap   func() error
+	path    string // the file Open read; "" after Parse
+
+	// A split model's parts, in order, and the part of each tensor (by
+	// index in Tensors); both nil for a single file.
+	parts  []*File
+	partOf []int
 }
 
 // parseError is a validation failure at a byte offset of the header.
@@ -393,8 +405,17 @@ func decodeFixedArray(t ValueType, b []byte, n int) (any, error) {
 
 func alignUp(n, a uint64) uint64 { return (n + a - 1) / a * a }
 
-// Close releases the file mapping. Tensor data must not be used after it.
+// Close releases the file mapping, or the mappings of every part of a
+// split model. Tensor data must not be used after it.
 func (f *File) Close() error {
+	if f.parts != nil {
+		errs := make([]error, len(f.parts))
+		for i, p := range f.parts {
+			errs[i] = p.Close()
+		}
+		f.parts, f.partOf = nil, nil
+		return errors.Join(errs...)
+	}
 	if f.unmap == nil {
 		return nil
 	}
@@ -413,11 +434,45 @@ func (f *File) Tensor(name string) (*TensorInfo, bool) {
 	return &f.Tensors[i], true
 }
 
-// TensorData returns the bytes of t, aliasing the file.
+// TensorData returns the bytes of t, aliasing the file (for a split
+// model, the part that holds t).
 func (f *File) TensorData(t *TensorInfo) []byte {
+	if f.parts != nil {
+		i, ok := f.tensors[t.Name]
+		if !ok {
+			panic(fmt.Sprintf("gguf: TensorData: no tensor %q in this model", t.Name))
+		}
+		return f.parts[f.partOf[i]].TensorData(t)
+	}
 	start := f.DataOffset + t.Offset
 	return f.data[start : start+t.Size : start+t.Size]
 }
 
-// Size is the size of the whole file in bytes.
-func (f *File) Size() int64 { return int64(len(f.data)) }
+// Size is the size of the whole file in bytes; for a split model, the
+// total of its parts.
+func (f *File) Size() int64 {
+	if f.parts != nil {
+		var n int64
+		for _, p := range f.parts {
+			n += p.Size()
+		}
+		return n
+	}
+	return int64(len(f.data))
+}
+
+// Paths returns the files f was read from: the one Open was given, or
+// every part of a split model in order. A File from Parse has none.
+func (f *File) Paths() []string {
+	if f.parts != nil {
+		out := make([]string, len(f.parts))
+		for i, p := range f.parts {
+			out[i] = p.path
+		}
+		return out
+	}
+	if f.path == "" {
+		return nil
+	}
+	return []string{f.path}
+}

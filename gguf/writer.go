@@ -361,3 +361,27 @@ func valueType(v any, depth int) (ValueType, error) {
 	}
 	return 0, fmt.Errorf("GGUF cannot hold a %T", v)
 }
+
+// NewWriterFrom returns a Writer holding f's metadata and tensors, their
+// data aliasing f's, so that f can be written again (as a split model, for
+// one). The split keys are left out: they describe the files f was read
+// from.
+func NewWriterFrom(f *File) (*Writer, error) {
+	w := NewWriter()
+	for _, kv := range f.KV {
+		switch kv.Key {
+		case KeySplitNo, KeySplitCount, KeySplitTensorsCount:
+			continue
+		}
+		if err := w.Set(kv.Key, kv.Value); err != nil {
+			return nil, err
+		}
+	}
+	for i := range f.Tensors {
+		t := &f.Tensors[i]
+		if err := w.AddTensor(t.Name, t.Type, t.Dims, f.TensorData(t)); err != nil {
+			return nil, err
+		}
+	}
+	return w, nil
+}
