@@ -432,7 +432,7 @@ func TestConvertErrors(t *testing.T) {
 		{name: "missing tensor", model: func(m *hfModel) { delete(m.tensors, "model.layers.1.mlp.up_proj.weight") }, want: "tensors missing: blk.1.ffn_up.weight"},
 		{name: "extra block", model: func(m *hfModel) { m.config["num_hidden_layers"] = 1 }, want: "block 1"},
 		{name: "shape", model: func(m *hfModel) { m.config["intermediate_size"] = 95 }, want: "has shape [64 96], want [64 95]"},
-		{name: "vocab size", model: func(m *hfModel) { m.config["vocab_size"] = 200 }, want: "has shape [300 64], want [200 64]"},
+		{name: "vocab size", model: func(m *hfModel) { m.config["vocab_size"] = 200 }, want: "token id 266 is beyond the configuration's vocab_size 200"},
 		{name: "unknown tensor", model: func(m *hfModel) {
 			m.tensors["model.layers.0.mlp.expert.weight"] = hfTensor{[]uint64{2}, []float64{1, 2}, safetensors.F32}
 		}, want: `cannot map tensor "model.layers.0.mlp.expert.weight"`},
@@ -453,7 +453,7 @@ func TestConvertErrors(t *testing.T) {
 				t.Fatal(err)
 			}
 		}, want: "byte fallback"},
-		{name: "no tokenizer", files: func(dir string) { os.Remove(filepath.Join(dir, "tokenizer.json")) }, want: "no tokenizer.json"},
+		{name: "no tokenizer", files: func(dir string) { os.Remove(filepath.Join(dir, "tokenizer.json")) }, want: "no tokenizer.model or tokenizer.json"},
 		{name: "no weights", files: func(dir string) { os.Remove(filepath.Join(dir, "model.safetensors")) }, want: "no model.safetensors"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {

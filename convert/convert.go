@@ -59,7 +59,11 @@ func Convert(dir, out string, o Options) error {
 	if err != nil {
 		return err
 	}
-	jobs, err := planTensors(h, a, d, st, o.Type)
+	v, err := readVocab(dir, h, a, d.vocab, o.Pre)
+	if err != nil {
+		return err
+	}
+	jobs, err := planTensors(h, a, d, st, o.Type, v)
 	if err != nil {
 		return err
 	}
@@ -67,11 +71,7 @@ func Convert(dir, out string, o Options) error {
 	if err != nil {
 		return fmt.Errorf("convert: %w", err)
 	}
-	meta, err := modelMeta(h, a, d, filepath.Base(abs), ftype)
-	if err != nil {
-		return err
-	}
-	v, err := readVocab(dir, h, a, d.vocab, o.Pre)
+	meta, err := generalMeta(h, a, d, filepath.Base(abs), ftype)
 	if err != nil {
 		return err
 	}
@@ -193,7 +193,7 @@ func intOr(h hparams, def int, keys ...string) (int, error) {
 }
 
 // planTensors maps and checks every tensor of st and decides its type.
-func planTensors(h hparams, a arch, d dims, st *safetensors.Dir, typ tensor.Type) ([]*job, error) {
+func planTensors(h hparams, a arch, d dims, st *safetensors.Dir, typ tensor.Type, v *vocab) ([]*job, error) {
 	tied, _, err := h.boolean("tie_word_embeddings")
 	if err != nil {
 		return nil, fmt.Errorf("convert: %w", err)
@@ -209,7 +209,7 @@ func planTensors(h hparams, a arch, d dims, st *safetensors.Dir, typ tensor.Type
 		if err != nil {
 			return nil, err
 		}
-		if m.kind == "output" && tied {
+		if m.kind == "output" && (tied || a.dropOutput) {
 			continue // the output layer is the embedding
 		}
 		if m.block >= d.blocks {
@@ -220,13 +220,19 @@ func planTensors(h hparams, a arch, d dims, st *safetensors.Dir, typ tensor.Type
 			return nil, fmt.Errorf("convert: two tensors map to %s", name)
 		}
 		have[name] = true
-		if want := d.shape(m); !slices.Equal(src.Shape, want) {
+		if want := d.shape(a, m); !slices.Equal(src.Shape, want) {
 			return nil, fmt.Errorf("convert: tensor %q has shape %v, want %v from config.json", hfName, src.Shape, want)
 		}
 		if _, err := decodable(src.DType); err != nil {
 			return nil, fmt.Errorf("convert: tensor %q: %w", hfName, err)
 		}
 		j := &job{name: name, src: src, shape: src.Shape, typ: tensorType(m, src.Shape, typ)}
+		if a.gemma && strings.HasSuffix(hfName, "norm.weight") {
+			j.shift = 1
+		}
+		if a.trimEmbed && m.kind == "token_embd" && v.realSize < int(src.Shape[0]) {
+			j.shape = []uint64{uint64(v.realSize), src.Shape[1]}
+		}
 		if a.permuteQK {
 			switch m.kind {
 			case "attn_q":
@@ -243,11 +249,8 @@ func planTensors(h hparams, a arch, d dims, st *safetensors.Dir, typ tensor.Type
 	var missing []string
 	need := []string{"token_embd.weight", "output_norm.weight"}
 	for b := 0; b < d.blocks; b++ {
-		for _, n := range blockRequired {
+		for _, n := range a.blockRequired() {
 			need = append(need, fmt.Sprintf("blk.%d.%s", b, n))
-		}
-		if a.qkNorm {
-			need = append(need, fmt.Sprintf("blk.%d.attn_q_norm.weight", b), fmt.Sprintf("blk.%d.attn_k_norm.weight", b))
 		}
 	}
 	for _, n := range need {
@@ -262,12 +265,30 @@ func planTensors(h hparams, a arch, d dims, st *safetensors.Dir, typ tensor.Type
 	if err != nil {
 		return nil, err
 	}
+	if a.name == "phi3" {
+		lr, err := phi3LongRope(h, a, h.ropeParams(), d)
+		if err != nil {
+			return nil, err
+		}
+		if lr != nil {
+			extra = append(extra, factorJob("rope_factors_long.weight", lr.long), factorJob("rope_factors_short.weight", lr.short))
+		}
+	}
 	jobs = append(extra, jobs...)
 	sort.SliceStable(jobs, func(i, k int) bool {
 		ri, rk := jobRank(jobs[i].name), jobRank(jobs[k].name)
 		return ri[0] < rk[0] || ri[0] == rk[0] && ri[1] < rk[1]
 	})
 	return jobs, nil
+}
+
+// factorJob is a generated F32 vector.
+func factorJob(name string, vals []float32) *job {
+	data := make([]byte, 4*len(vals))
+	for i, f := range vals {
+		putF32(data[4*i:], f)
+	}
+	return &job{name: name, shape: []uint64{uint64(len(vals))}, typ: tensor.F32, direct: data}
 }
 
 // tensorType is llama.cpp's rule: 1-D tensors, norms and biases are F32,
@@ -287,7 +308,7 @@ func tensorType(m mappedName, shape []uint64, typ tensor.Type) tensor.Type {
 // then output_norm and output.
 func jobRank(name string) [2]int {
 	switch name {
-	case "rope_freqs.weight":
+	case "rope_freqs.weight", "rope_factors_long.weight", "rope_factors_short.weight":
 		return [2]int{0, 0}
 	case "token_embd.weight":
 		return [2]int{1, 0}
@@ -299,6 +320,16 @@ func jobRank(name string) [2]int {
 	var b int
 	fmt.Sscanf(name, "blk.%d.", &b)
 	return [2]int{2, b}
+}
+
+// sortedKeys returns the keys of m in order.
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
 }
 
 func brief(names []string) string {

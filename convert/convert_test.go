@@ -43,15 +43,6 @@ func checkMeta(t *testing.T, f *gguf.File, want map[string]any, absent ...string
 	}
 }
 
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
-}
-
 // hfPermute is the permutation transformers' Llama conversion script
 // applies to Meta's query and key weights (adjacent rotary pairs) to get
 // its own half-split layout: view(heads, d/2, 2, cols).transpose(1, 2).

@@ -20,6 +20,12 @@ type job struct {
 	// heads, if not 0, is the number of heads whose rows are permuted
 	// from the half-split rotary layout to adjacent pairs.
 	heads int
+	// shift is added to every value (Gemma's norms). llama.cpp adds it in
+	// float32, or in float16 to a float16 source, which it keeps as it is
+	// until it writes the result.
+	shift float32
+	// shape may have fewer rows than the source (Gemma 3's embedding
+	// without the rows beyond the vocabulary); the first rows are kept.
 
 	// The result: direct bytes (the source itself, or generated data), or
 	// size bytes at off in the scratch file.
@@ -55,16 +61,16 @@ func (j *job) convert(sc *scratch) error {
 	if err != nil {
 		return fmt.Errorf("convert: tensor %q: %w", j.src.Name, err)
 	}
-	if j.heads == 0 && from == j.typ {
-		j.direct = j.src.Data
+	rows, cols := 1, int(j.src.Elements())
+	inRow := int(j.src.End - j.src.Begin)
+	if len(j.shape) > 1 || j.heads > 0 {
+		srcRows := int(j.src.Shape[0])
+		rows, cols, inRow = int(j.shape[0]), cols/srcRows, inRow/srcRows
+	}
+	if j.heads == 0 && j.shift == 0 && from == j.typ {
+		j.direct = j.src.Data[:rows*inRow]
 		return nil
 	}
-	rows, cols := 1, int(j.src.Elements())
-	if len(j.shape) > 1 || j.heads > 0 {
-		rows = int(j.shape[0])
-		cols /= rows
-	}
-	inRow := int(j.src.End-j.src.Begin) / rows
 	outRow, err := j.typ.RowBytes(cols)
 	if err != nil {
 		return fmt.Errorf("convert: tensor %q: %w", j.name, err)
@@ -78,15 +84,25 @@ func (j *job) convert(sc *scratch) error {
 		for r := r0; r < r0+n; r++ {
 			s := j.sourceRow(r, rows)
 			row := j.src.Data[s*inRow : (s+1)*inRow]
-			if from == j.typ {
+			if from == j.typ && j.shift == 0 {
 				copy(out[(r-r0)*outRow:], row)
 				continue
 			}
-			if err := decode(from, row, buf[(r-r0)*cols:(r-r0+1)*cols]); err != nil {
+			vals := buf[(r-r0)*cols : (r-r0+1)*cols]
+			if err := decode(from, row, vals); err != nil {
 				return fmt.Errorf("convert: tensor %q: %w", j.src.Name, err)
 			}
+			if j.shift != 0 {
+				for i, v := range vals {
+					v += j.shift
+					if from == tensor.F16 {
+						v = tensor.FP16ToFloat32(tensor.Float32ToFP16(v))
+					}
+					vals[i] = v
+				}
+			}
 		}
-		if from != j.typ {
+		if from != j.typ || j.shift != 0 {
 			if err := tensor.QuantizeTo(j.typ, out[:n*outRow], buf[:n*cols]); err != nil {
 				return fmt.Errorf("convert: tensor %q: %w", j.name, err)
 			}

@@ -30,13 +30,18 @@ type tokenizerFile struct {
 		IgnoreMerges bool            `json:"ignore_merges"`
 		ByteFallback bool            `json:"byte_fallback"`
 	} `json:"model"`
-	AddedTokens []struct {
-		ID         int    `json:"id"`
-		Content    string `json:"content"`
-		Special    bool   `json:"special"`
-		Normalized bool   `json:"normalized"`
-	} `json:"added_tokens"`
+	AddedTokens   []addedToken   `json:"added_tokens"`
 	PostProcessor *postProcessor `json:"post_processor"`
+	Decoder       *struct {
+		Type string `json:"type"`
+	} `json:"decoder"`
+}
+
+type addedToken struct {
+	ID         int    `json:"id"`
+	Content    string `json:"content"`
+	Special    bool   `json:"special"`
+	Normalized bool   `json:"normalized"`
 }
 
 type postProcessor struct {
@@ -69,64 +74,73 @@ var addKeys = map[string]string{
 	"sep": "tokenizer.ggml.add_sep_token",
 }
 
-// vocab is a converted vocabulary: its metadata and the pre-tokenizer
-// chosen.
+// vocab is a converted vocabulary: its metadata, the pre-tokenizer
+// chosen and the number of tokens.
 type vocab struct {
 	meta []kv
 	pre  string // tokenizer.ggml.pre
+	// size is the number of tokens; realSize is what llama.cpp's Gemma 3
+	// conversion counts as the real vocabulary, the rows of the token
+	// embedding it keeps.
+	size, realSize int
 }
 
 // readVocab converts the tokenizer of dir to GGUF metadata. vocabSize is
 // the configuration's vocab_size (0 if it has none); pre, if not empty,
-// is written as tokenizer.ggml.pre instead of the name found by hashing.
+// is written as tokenizer.ggml.pre of a byte-level BPE vocabulary instead
+// of the name found by hashing.
+//
+// Which vocabulary is written follows llama.cpp's converter: for llama,
+// Gemma and Phi-3, a SentencePiece tokenizer.model when there is one
+// (tokenizer.ggml.model "llama"), else a tokenizer.json BPE model with
+// byte fallback (a SentencePiece vocabulary in Hugging Face's form, also
+// "llama"), else a byte-level BPE tokenizer.json ("gpt2"); Qwen models
+// always take the last. A Phi-3 model whose tokenizer_config.json names
+// GPT2Tokenizer (Phi-4) is byte-level BPE.
 func readVocab(dir string, h hparams, a arch, vocabSize int, pre string) (*vocab, error) {
-	path := filepath.Join(dir, "tokenizer.json")
-	data, err := os.ReadFile(path)
-	if err != nil {
-		if errors.Is(err, fs.ErrNotExist) {
-			return nil, fmt.Errorf("convert: %s: no tokenizer.json (only byte-level BPE tokenizers in tokenizer.json are supported)", dir)
-		}
-		return nil, fmt.Errorf("convert: %w", err)
-	}
-	var tf tokenizerFile
-	if err := json.Unmarshal(data, &tf); err != nil {
-		return nil, fmt.Errorf("convert: %s: %w", path, err)
-	}
-	if tf.Model.Type != "BPE" {
-		return nil, fmt.Errorf("convert: %s: tokenizer model %q is not supported (only BPE)", path, tf.Model.Type)
-	}
-	if tf.Model.ByteFallback {
-		return nil, fmt.Errorf("convert: %s: a BPE tokenizer with byte fallback (SentencePiece style) is not supported, only byte-level BPE", path)
-	}
 	cfg, err := readJSONObject(filepath.Join(dir, "tokenizer_config.json"))
 	if err != nil {
 		return nil, err
 	}
+	tf, err := readTokenizerJSON(dir)
+	if err != nil {
+		return nil, err
+	}
+	spPath := filepath.Join(dir, "tokenizer.model")
+	_, statErr := os.Stat(spPath)
+	hasSP := statErr == nil
+	class, _ := cfg["tokenizer_class"].(string)
 
-	tokens, types, err := tokenList(&tf, vocabSize)
-	if err != nil {
-		return nil, fmt.Errorf("convert: %s: %w", path, err)
-	}
-	merges, err := mergeList(tf.Model.Merges)
-	if err != nil {
-		return nil, fmt.Errorf("convert: %s: merges: %w", path, err)
-	}
-	if pre == "" {
-		if pre, err = identifyPre(dir, tf.Model.IgnoreMerges); err != nil {
-			return nil, err
+	var v *vocab
+	switch {
+	case a.vocab == vocabSPM && class != "GPT2Tokenizer" && hasSP:
+		v, err = spmVocab(dir, spPath, a, cfg, tf, vocabSize)
+	case a.vocab == vocabSPM && class != "GPT2Tokenizer" && tf != nil && tf.Model.Type == "BPE" && tf.Model.ByteFallback:
+		v, err = llamaHFVocab(dir, tf, cfg)
+	case tf == nil:
+		want := "tokenizer.json"
+		if a.vocab == vocabSPM {
+			want = "tokenizer.model or tokenizer.json"
 		}
+		return nil, fmt.Errorf("convert: %s: no %s", dir, want)
+	default:
+		v, err = bpeVocab(dir, tf, vocabSize, pre)
 	}
-	v := &vocab{pre: pre}
-	v.meta = []kv{
-		{"tokenizer.ggml.model", "gpt2"},
-		{"tokenizer.ggml.pre", pre},
-		{"tokenizer.ggml.tokens", tokens},
-		{"tokenizer.ggml.token_type", types},
-		{"tokenizer.ggml.merges", merges},
+	if err != nil {
+		return nil, err
 	}
-	sp := special(&tf, cfg, h)
+	sentencePiece := v.meta[0].value == "llama"
+	if tf == nil {
+		tf = &tokenizerFile{}
+	}
+	sp := special(tf, cfg, h)
 	for _, st := range specialTypes {
-		if id, ok := sp.ids[st.typ]; ok {
+		id, ok := sp.ids[st.typ]
+		if ok && sentencePiece && id >= v.size {
+			// llama.cpp's SpecialVocab drops ids beyond the tokens.
+			continue
+		}
+		if ok {
 			v.meta = append(v.meta, kv{st.key, uint32(id)})
 		}
 	}
@@ -147,7 +161,66 @@ func readVocab(dir string, h hparams, a arch, vocabSize int, pre string) (*vocab
 			}
 		}
 	}
+	if a.gemma && sentencePiece {
+		// Gemma's SentencePiece model adds no dummy prefix.
+		v.meta = append(v.meta, kv{"tokenizer.ggml.add_space_prefix", false})
+	}
 	return v, nil
+}
+
+// readTokenizerJSON reads dir's tokenizer.json, or returns nil if there
+// is none.
+func readTokenizerJSON(dir string) (*tokenizerFile, error) {
+	path := filepath.Join(dir, "tokenizer.json")
+	data, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("convert: %w", err)
+	}
+	var tf tokenizerFile
+	if err := json.Unmarshal(data, &tf); err != nil {
+		return nil, fmt.Errorf("convert: %s: %w", path, err)
+	}
+	return &tf, nil
+}
+
+// bpeVocab is the byte-level BPE vocabulary of tokenizer.json
+// (tokenizer.ggml.model "gpt2").
+func bpeVocab(dir string, tf *tokenizerFile, vocabSize int, pre string) (*vocab, error) {
+	path := filepath.Join(dir, "tokenizer.json")
+	if tf.Model.Type != "BPE" {
+		return nil, fmt.Errorf("convert: %s: tokenizer model %q is not supported (only BPE)", path, tf.Model.Type)
+	}
+	if tf.Model.ByteFallback {
+		return nil, fmt.Errorf("convert: %s: a BPE tokenizer with byte fallback (SentencePiece style) converts only for llama, Gemma and Phi-3 models", path)
+	}
+	tokens, types, err := tokenList(tf, vocabSize)
+	if err != nil {
+		return nil, fmt.Errorf("convert: %s: %w", path, err)
+	}
+	merges, err := mergeList(tf.Model.Merges)
+	if err != nil {
+		return nil, fmt.Errorf("convert: %s: merges: %w", path, err)
+	}
+	if pre == "" {
+		if pre, err = identifyPre(dir, tf.Model.IgnoreMerges); err != nil {
+			return nil, err
+		}
+	}
+	return &vocab{
+		pre:      pre,
+		size:     len(tokens),
+		realSize: len(tf.Model.Vocab) + len(tf.AddedTokens),
+		meta: []kv{
+			{"tokenizer.ggml.model", "gpt2"},
+			{"tokenizer.ggml.pre", pre},
+			{"tokenizer.ggml.tokens", tokens},
+			{"tokenizer.ggml.token_type", types},
+			{"tokenizer.ggml.merges", merges},
+		},
+	}, nil
 }
 
 // readJSONObject reads a JSON object file, or returns nil if there is none.
