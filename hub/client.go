@@ -23,7 +23,6 @@ var (
 	ErrUnauthorized = errors.New("access denied")
 	ErrOffline      = errors.New("cannot reach the server (offline?)")
 	ErrChecksum     = errors.New("checksum mismatch")
-	ErrSplit        = errors.New("split GGUF files are not supported yet")
 )
 
 // Progress reports a download's state to Client.Progress. Each transfer

@@ -8,6 +8,13 @@
 // repository has it, else its first .gguf file. A direct https://...gguf URL
 // names a single file.
 //
+// A quantization published split into parts by llama.cpp's gguf-split
+// (NAME-00001-of-00003.gguf, ..., often in a folder named for the
+// quantization) is pulled whole when the repository has no single file of
+// it: every part, each resumed and verified as any file is, stored side by
+// side under one manifest whose path is the first part's, which gguf.Open
+// loads with the rest. A URL to any one part pulls them all.
+//
 // Downloads resume: an interrupted transfer leaves FILE.partial, and the next
 // attempt asks for the rest with an HTTP Range request. The finished file is
 // checked against the SHA-256 the Hub publishes for LFS files (the
@@ -19,6 +26,6 @@
 // for gated and private repositories. The store lives in $JOULE_HOME,
 // by default the "joule" folder of the user's cache directory:
 //
-//	models/OWNER/REPO/FILE          the model file
-//	manifests/OWNER/REPO/FILE.json  name, source URL, SHA-256, size, time
+//	models/hf.co/OWNER/REPO/FILE          the model file (or each part)
+//	manifests/hf.co/OWNER/REPO/FILE.json  name, source URL, SHA-256, size, time (and parts)
 package hub

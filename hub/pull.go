@@ -12,6 +12,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/joule-llm/joule/gguf"
 )
 
 // defaultQuant is the tag pulled when a reference has none: the usual
@@ -23,6 +25,11 @@ const defaultQuant = "Q4_K_M"
 // server publishes is not downloaded again; fetched reports whether
 // anything was. An interrupted pull keeps its partial file, and the next
 // pull of the same file resumes it.
+//
+// A model published split into parts (NAME-00001-of-00003.gguf, ...) is
+// pulled whole: every part, each resumed and checked as a single file
+// is, into one folder, so that gguf.Open of the first part, the
+// manifest's Path, finds the others.
 func (c *Client) Pull(ctx context.Context, s *Store, name string) (m *Manifest, fetched bool, err error) {
 	ref, err := c.ParseRef(name)
 	if err != nil {
@@ -31,16 +38,15 @@ func (c *Client) Pull(ctx context.Context, s *Store, name string) (m *Manifest, 
 	if ref.URL != "" {
 		return c.pullURL(ctx, s, ref)
 	}
-	var want repoFile
+	var want []repoFile
 	var commit string
 	if ref.File != "" {
 		if !isGGUF(ref.File) {
 			return nil, false, fmt.Errorf("hub: %s: not a .gguf file", ref.File)
 		}
-		if _, _, split := splitPart(ref.File); split {
-			return nil, false, fmt.Errorf("hub: %s: %w", ref.File, ErrSplit)
+		for _, p := range splitSiblings(ref.File) {
+			want = append(want, repoFile{Path: p, Size: -1})
 		}
-		want = repoFile{Path: ref.File, Size: -1}
 	} else {
 		var files []repoFile
 		files, commit, err = c.listFiles(ctx, ref)
@@ -51,103 +57,192 @@ func (c *Client) Pull(ctx context.Context, s *Store, name string) (m *Manifest, 
 			return nil, false, err
 		}
 	}
-	src := c.Endpoint + "/" + ref.Repo + "/resolve/" + url.PathEscape(ref.Revision) + "/" + escapePath(want.Path)
-	expect := remoteFile{url: src, sha256: want.SHA256, size: want.Size, commit: commit}
-	if ref.File != "" {
-		// No listing was read: ask for the checksum before deciding
-		// whether the stored copy is current.
-		if expect, err = c.stat(ctx, src, true, ref.Repo+"/"+want.Path); err != nil {
-			return nil, false, err
+	base := c.Endpoint + "/" + ref.Repo + "/resolve/" + url.PathEscape(ref.Revision) + "/"
+	items := make([]pullItem, len(want))
+	for i, f := range want {
+		src := base + escapePath(f.Path)
+		items[i] = pullItem{
+			file:   f.Path,
+			local:  "hf.co/" + ref.Repo + "/" + f.Path,
+			expect: remoteFile{url: src, sha256: f.SHA256, size: f.Size, commit: commit},
 		}
-		expect.url = src
+		if ref.File != "" {
+			// No listing was read: ask for the checksum before deciding
+			// whether the stored copy is current.
+			if items[i].expect, err = c.stat(ctx, src, true, ref.Repo+"/"+f.Path); err != nil {
+				return nil, false, err
+			}
+			items[i].expect.url = src
+		}
 	}
+	first := want[0].Path
 	tag := ref.Quant
 	if tag == "" {
-		tag = quantOf(want.Path)
+		tag = quantOf(first)
 	}
 	if tag == "" {
-		tag = stem(path.Base(want.Path))
+		tag = stem(path.Base(first))
 	}
 	m = &Manifest{
 		Name:   ref.Repo + ":" + tag,
 		Repo:   ref.Repo,
-		File:   want.Path,
-		Quant:  quantOf(want.Path),
-		Source: src,
-		Local:  "hf.co/" + ref.Repo + "/" + want.Path,
+		File:   first,
+		Quant:  quantOf(first),
+		Source: items[0].expect.url,
+		Local:  items[0].local,
 	}
 	if m.Quant == "" {
 		m.Quant = ref.Quant
 	}
-	return c.pullFile(ctx, s, m, expect, true)
+	return c.pullFiles(ctx, s, m, items, true)
 }
 
-// pullURL pulls a file from a plain URL, stored as HOST/PATH.
+// splitSiblings lists the parts of the split model that file p is a part
+// of, in order, or just p when it is a whole file.
+func splitSiblings(p string) []string {
+	part, count, ok := splitPart(p)
+	if !ok {
+		return []string{p}
+	}
+	prefix := p[:len(p)-len(gguf.SplitPath("", part-1, count))]
+	out := make([]string, count)
+	for i := range out {
+		out[i] = gguf.SplitPath(prefix, i, count)
+	}
+	return out
+}
+
+// pullURL pulls a file from a plain URL, stored as HOST/PATH; a part of a
+// split model brings the other parts, from the same folder of the server.
 func (c *Client) pullURL(ctx context.Context, s *Store, ref Ref) (*Manifest, bool, error) {
 	u, err := url.Parse(ref.URL)
 	if err != nil {
 		return nil, false, fmt.Errorf("hub: %w", err)
 	}
 	p := strings.TrimPrefix(path.Clean("/"+u.Path), "/")
-	local := strings.ReplaceAll(u.Host, ":", "_") + "/" + p
-	if !validFile(local) {
+	dir := strings.ReplaceAll(u.Host, ":", "_") + "/"
+	if !validFile(dir + p) {
 		return nil, false, fmt.Errorf("hub: %s: cannot store a file from this URL", ref.URL)
 	}
-	if _, _, split := splitPart(p); split {
-		return nil, false, fmt.Errorf("hub: %s: %w", ref.URL, ErrSplit)
+	parts := splitSiblings(p)
+	items := make([]pullItem, len(parts))
+	for i, part := range parts {
+		pu := *u
+		pu.Path, pu.RawPath = "/"+part, ""
+		if len(parts) == 1 {
+			pu = *u // as given, escaping and all
+		}
+		expect, err := c.stat(ctx, pu.String(), false, path.Base(part))
+		if err != nil {
+			return nil, false, err
+		}
+		expect.url = pu.String()
+		items[i] = pullItem{file: path.Base(part), local: dir + part, expect: expect}
 	}
-	base := path.Base(p)
-	expect, err := c.stat(ctx, ref.URL, false, base)
-	if err != nil {
-		return nil, false, err
-	}
-	expect.url = ref.URL
 	m := &Manifest{
-		Name:   u.Host + "/" + p,
-		File:   base,
-		Quant:  quantOf(base),
-		Source: ref.URL,
-		Local:  local,
+		Name:   u.Host + "/" + parts[0],
+		File:   items[0].file,
+		Quant:  quantOf(parts[0]),
+		Source: items[0].expect.url,
+		Local:  items[0].local,
 	}
-	return c.pullFile(ctx, s, m, expect, false)
+	if len(parts) == 1 {
+		m.Source = ref.URL
+	}
+	return c.pullFiles(ctx, s, m, items, false)
 }
 
-// pullFile downloads the file m describes unless the store has it already,
-// then records m.
-func (c *Client) pullFile(ctx context.Context, s *Store, m *Manifest, expect remoteFile, fromHub bool) (*Manifest, bool, error) {
-	dest := s.modelPath(m.Local)
-	if old := s.manifest(m.Local); old != nil && current(old.SHA256, old.Size, expect) {
+// pullItem is one file to pull: a whole model, or one part of a split one.
+type pullItem struct {
+	file   string     // its name in the repository, or its URL's base name
+	local  string     // where it goes under the store's models folder
+	expect remoteFile // what the server says of it
+}
+
+// pullFiles downloads the files of m (one, or the parts of a split model)
+// unless the store has them already, then records m.
+func (c *Client) pullFiles(ctx context.Context, s *Store, m *Manifest, items []pullItem, fromHub bool) (*Manifest, bool, error) {
+	old := s.manifest(m.Local)
+	if old != nil && old.holds(items) {
 		return old, false, nil
+	}
+	parts := make([]Part, len(items))
+	anyFetched := false
+	for i := range items {
+		var known *Part
+		if old != nil {
+			known = old.part(items[i].local)
+		}
+		p, fetched, err := c.fetchFile(ctx, s, &items[i], known, fromHub)
+		if err != nil {
+			return nil, false, err
+		}
+		parts[i] = p
+		anyFetched = anyFetched || fetched
+	}
+	for _, it := range items {
+		if it.expect.commit != "" {
+			m.Commit = it.expect.commit
+			break
+		}
+	}
+	return c.record(s, m, parts, anyFetched)
+}
+
+// fetchFile makes sure the store holds the file it describes. A copy
+// already there is kept if its checksum is the published one: known, a
+// previous manifest's record of it, saves reading it again. Otherwise it
+// downloads the file, resuming a partial one, and notes in it the commit
+// the server named.
+func (c *Client) fetchFile(ctx context.Context, s *Store, it *pullItem, known *Part, fromHub bool) (Part, bool, error) {
+	dest := s.modelPath(it.local)
+	p := Part{File: it.file, Local: it.local}
+	if known != nil && current(known.SHA256, known.Size, it.expect) {
+		if fi, err := os.Stat(dest); err == nil && fi.Mode().IsRegular() && fi.Size() == known.Size {
+			p.SHA256, p.Size = known.SHA256, known.Size
+			p.Verified = it.expect.sha256 != "" && it.expect.sha256 == p.SHA256
+			return p, false, nil
+		}
 	}
 	// A complete file without a manifest (a pull stopped just before
 	// writing it) needs no download if its checksum is the published one.
-	if expect.sha256 != "" {
-		if sum, size, err := fileSHA256(dest); err == nil && current(sum, size, expect) {
-			return c.record(s, m, expect, sum, size, false)
+	if it.expect.sha256 != "" {
+		if sum, size, err := fileSHA256(dest); err == nil && current(sum, size, it.expect) {
+			p.SHA256, p.Size, p.Verified = sum, size, true
+			return p, false, nil
 		}
 	}
-	rf, sum, err := c.download(ctx, expect, fromHub, m.File, dest)
+	rf, sum, err := c.download(ctx, it.expect, fromHub, it.file, dest)
 	if err != nil {
-		return nil, false, err
-	}
-	if rf.commit != "" {
-		expect.commit = rf.commit
-	}
-	if rf.sha256 != "" {
-		expect.sha256 = rf.sha256
+		return Part{}, false, err
 	}
 	fi, err := os.Stat(dest)
 	if err != nil {
-		return nil, false, fmt.Errorf("hub: %w", err)
+		return Part{}, false, fmt.Errorf("hub: %w", err)
 	}
-	return c.record(s, m, expect, sum, fi.Size(), true)
+	published := it.expect.sha256
+	if rf.sha256 != "" {
+		published = rf.sha256
+	}
+	if rf.commit != "" {
+		it.expect.commit = rf.commit
+	}
+	p.SHA256, p.Size, p.Verified = sum, fi.Size(), published != "" && published == sum
+	return p, true, nil
 }
 
-func (c *Client) record(s *Store, m *Manifest, rf remoteFile, sum string, size int64, fetched bool) (*Manifest, bool, error) {
-	m.Commit = rf.commit
-	m.SHA256 = sum
-	m.Verified = rf.sha256 != "" && rf.sha256 == sum
-	m.Size = size
+// record fills in m from its files' records and writes it to the store.
+func (c *Client) record(s *Store, m *Manifest, parts []Part, fetched bool) (*Manifest, bool, error) {
+	m.SHA256 = parts[0].SHA256
+	m.Verified = true
+	m.Size = 0
+	for _, p := range parts {
+		m.Size += p.Size
+		m.Verified = m.Verified && p.Verified
+	}
+	if len(parts) > 1 {
+		m.Parts = parts
+	}
 	m.Time = time.Now().UTC().Truncate(time.Second)
 	m.Path = s.modelPath(m.Local)
 	if err := s.writeManifest(m); err != nil {
@@ -180,10 +275,11 @@ func fileSHA256(p string) (string, int64, error) {
 	return hex.EncodeToString(h.Sum(nil)), n, nil
 }
 
-// choose picks the file to pull from a repository listing: the .gguf file
+// choose picks the files to pull from a repository listing: the .gguf file
 // carrying ref's tag, or with no tag the Q4_K_M file, else the first one.
-// Multimodal projectors are never picked, and split files are refused.
-func choose(ref Ref, files []repoFile) (repoFile, error) {
+// Multimodal projectors are never picked. A whole file is preferred to a
+// split one; for a split model choose returns every part, in order.
+func choose(ref Ref, files []repoFile) ([]repoFile, error) {
 	var ggufs []repoFile
 	for _, f := range files {
 		if isGGUF(f.Path) && !isProjector(f.Path) && validFile(f.Path) {
@@ -192,7 +288,7 @@ func choose(ref Ref, files []repoFile) (repoFile, error) {
 	}
 	sort.Slice(ggufs, func(i, j int) bool { return ggufs[i].Path < ggufs[j].Path })
 	if len(ggufs) == 0 {
-		return repoFile{}, fmt.Errorf("hub: %s has no .gguf files: %w", ref.Repo, ErrNotFound)
+		return nil, fmt.Errorf("hub: %s has no .gguf files: %w", ref.Repo, ErrNotFound)
 	}
 	tag := ref.Quant
 	if tag == "" {
@@ -206,7 +302,7 @@ func choose(ref Ref, files []repoFile) (repoFile, error) {
 	}
 	if len(match) == 0 {
 		if ref.Quant != "" {
-			return repoFile{}, fmt.Errorf("hub: %s has no .gguf file tagged %s (it has %s): %w",
+			return nil, fmt.Errorf("hub: %s has no .gguf file tagged %s (it has %s): %w",
 				ref.Repo, ref.Quant, strings.Join(tags(ggufs), ", "), ErrNotFound)
 		}
 		match = ggufs
@@ -214,12 +310,25 @@ func choose(ref Ref, files []repoFile) (repoFile, error) {
 	// Prefer a whole file to a split one.
 	for _, f := range match {
 		if _, _, split := splitPart(f.Path); !split {
-			return f, nil
+			return []repoFile{f}, nil
 		}
 	}
-	f := match[0]
-	_, count, _ := splitPart(f.Path)
-	return repoFile{}, fmt.Errorf("hub: %s:%s is split into %d files (%s, ...): %w", ref.Repo, tag, count, f.Path, ErrSplit)
+	// The first split model in name order; the listing must have all of it.
+	names := splitSiblings(match[0].Path)
+	byPath := make(map[string]repoFile, len(ggufs))
+	for _, f := range ggufs {
+		byPath[f.Path] = f
+	}
+	parts := make([]repoFile, len(names))
+	for i, n := range names {
+		f, ok := byPath[n]
+		if !ok {
+			return nil, fmt.Errorf("hub: %s:%s is split into %d files, but the repository has no part %d, %s: %w",
+				ref.Repo, tag, len(names), i+1, n, ErrNotFound)
+		}
+		parts[i] = f
+	}
+	return parts, nil
 }
 
 // tags lists the distinct tags of a repository's files, for an error

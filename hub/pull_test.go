@@ -358,16 +358,6 @@ func TestPullNotFound(t *testing.T) {
 	}
 }
 
-func TestPullSplit(t *testing.T) {
-	f := newFixture(t)
-	f.srv.AddFile("o/big", "big-Q4_K_M-00001-of-00002.gguf", []byte("a"))
-	f.srv.AddFile("o/big", "big-Q4_K_M-00002-of-00002.gguf", []byte("b"))
-	_, _, err := f.c.Pull(context.Background(), f.store, "o/big")
-	if !errors.Is(err, ErrSplit) || !strings.Contains(err.Error(), "2 files") {
-		t.Errorf("split model: %v, want ErrSplit naming the part count", err)
-	}
-}
-
 func TestPullOffline(t *testing.T) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {

@@ -171,8 +171,9 @@ func validFile(p string) bool {
 
 var splitRE = regexp.MustCompile(`(?i)-(\d{5})-of-(\d{5})\.gguf$`)
 
-// splitPart reports the part number and the part count of a split GGUF
-// file name such as model-00001-of-00003.gguf.
+// splitPart reports the part number (from 1) and the part count of a
+// split GGUF file name such as model-00001-of-00003.gguf. A name whose
+// numbers make no sense, such as part 0 or part 4 of 3, is not a part.
 func splitPart(name string) (part, count int, ok bool) {
 	m := splitRE.FindStringSubmatch(name)
 	if m == nil {
@@ -180,6 +181,9 @@ func splitPart(name string) (part, count int, ok bool) {
 	}
 	part, _ = strconv.Atoi(m[1])
 	count, _ = strconv.Atoi(m[2])
+	if part < 1 || part > count {
+		return 0, 0, false
+	}
 	return part, count, true
 }
 
@@ -221,12 +225,16 @@ func hasTag(p, tag string) bool {
 var quantRE = regexp.MustCompile(`(?i)^(I?Q[0-9]+(_[A-Z0-9]+)*|TQ[0-9]+_[0-9]+|MXFP4(_MOE)?|BF16|F16|FP16|F32|FP32)$`)
 
 // quantOf finds the quantization tag in a file name, the last word of its
-// stem that looks like one, upper-cased; "" when there is none.
+// stem that looks like one, upper-cased; else in the name of its folder,
+// where repositories of split models often keep each quantization's
+// parts; "" when there is none.
 func quantOf(p string) string {
-	words := strings.FieldsFunc(stem(path.Base(p)), func(r rune) bool { return r == '-' || r == '.' })
-	for i := len(words) - 1; i >= 0; i-- {
-		if quantRE.MatchString(words[i]) {
-			return strings.ToUpper(words[i])
+	for _, name := range []string{stem(path.Base(p)), path.Base(path.Dir(p))} {
+		words := strings.FieldsFunc(name, func(r rune) bool { return r == '-' || r == '.' })
+		for i := len(words) - 1; i >= 0; i-- {
+			if quantRE.MatchString(words[i]) {
+				return strings.ToUpper(words[i])
+			}
 		}
 	}
 	return ""

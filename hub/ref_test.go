@@ -2,6 +2,7 @@ package hub
 
 import (
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -75,6 +76,8 @@ func TestTags(t *testing.T) {
 		{"Qwen3-4B-UD-Q4_K_XL.gguf", "Q4_K_XL", true, "Q4_K_XL"},
 		{"model-IQ4_XS.gguf", "Q4_XS", false, "IQ4_XS"},
 		{"Q4_K_M/model-Q4_K_M-00001-of-00002.gguf", "Q4_K_M", true, "Q4_K_M"},
+		{"Q4_K_M/model-00001-of-00002.gguf", "Q4_K_M", true, "Q4_K_M"},
+		{"Q4_K_M/model-Q8_0.gguf", "Q8_0", true, "Q8_0"},
 		{"model-f16.gguf", "F16", true, "F16"},
 		{"model-bf16.gguf", "F16", false, "BF16"},
 		{"stories260K.gguf", "Q8_0", false, ""},
@@ -94,8 +97,10 @@ func TestSplitPart(t *testing.T) {
 	if !ok || part != 2 || count != 3 {
 		t.Errorf("splitPart = %d, %d, %v; want 2, 3, true", part, count, ok)
 	}
-	if _, _, ok := splitPart("model-Q4_K_M.gguf"); ok {
-		t.Error("a whole file taken for a split one")
+	for _, name := range []string{"model-Q4_K_M.gguf", "m-00000-of-00003.gguf", "m-00004-of-00003.gguf", "m-00001-of-00000.gguf"} {
+		if _, _, ok := splitPart(name); ok {
+			t.Errorf("%s taken for a part of a split model", name)
+		}
 	}
 	if got := stem("dir/model-Q4_K_M-00002-of-00003.gguf"); got != "dir/model-Q4_K_M" {
 		t.Errorf("stem = %q", got)
@@ -114,31 +119,60 @@ func TestChoose(t *testing.T) {
 		name  string
 		quant string
 		files []repoFile
-		want  string
-		err   error
+		want  []string
+		err   string // in the error, which wraps ErrNotFound
 	}{
-		{"default Q4_K_M", "", files("README.md", "m-Q8_0.gguf", "m-Q4_K_M.gguf", "m-Q2_K.gguf"), "m-Q4_K_M.gguf", nil},
-		{"first without Q4_K_M", "", files("m-Q8_0.gguf", "m-F16.gguf", "config.json"), "m-F16.gguf", nil},
-		{"tag", "Q8_0", files("m-Q8_0.gguf", "m-Q4_K_M.gguf"), "m-Q8_0.gguf", nil},
-		{"projector skipped", "", files("mmproj-m-f16.gguf", "m-Q6_K.gguf"), "m-Q6_K.gguf", nil},
-		{"whole before split", "Q8_0", files("Q8_0/m-Q8_0-00001-of-00002.gguf", "Q8_0/m-Q8_0-00002-of-00002.gguf", "m-Q8_0.gguf"), "m-Q8_0.gguf", nil},
-		{"only split", "Q8_0", files("m-Q8_0-00001-of-00002.gguf", "m-Q8_0-00002-of-00002.gguf"), "", ErrSplit},
-		{"missing tag", "Q5_K_M", files("m-Q8_0.gguf"), "", ErrNotFound},
-		{"no gguf", "", files("README.md", "model.safetensors"), "", ErrNotFound},
-		{"unsafe path skipped", "", files("../m-Q4_K_M.gguf", "m-Q8_0.gguf"), "m-Q8_0.gguf", nil},
+		{"default Q4_K_M", "", files("README.md", "m-Q8_0.gguf", "m-Q4_K_M.gguf", "m-Q2_K.gguf"), []string{"m-Q4_K_M.gguf"}, ""},
+		{"first without Q4_K_M", "", files("m-Q8_0.gguf", "m-F16.gguf", "config.json"), []string{"m-F16.gguf"}, ""},
+		{"tag", "Q8_0", files("m-Q8_0.gguf", "m-Q4_K_M.gguf"), []string{"m-Q8_0.gguf"}, ""},
+		{"projector skipped", "", files("mmproj-m-f16.gguf", "m-Q6_K.gguf"), []string{"m-Q6_K.gguf"}, ""},
+		{"whole before split", "Q8_0", files("Q8_0/m-Q8_0-00001-of-00002.gguf", "Q8_0/m-Q8_0-00002-of-00002.gguf", "m-Q8_0.gguf"), []string{"m-Q8_0.gguf"}, ""},
+		{"split", "Q8_0", files("m-Q8_0-00002-of-00002.gguf", "m-Q4_K_M.gguf", "m-Q8_0-00001-of-00002.gguf"),
+			[]string{"m-Q8_0-00001-of-00002.gguf", "m-Q8_0-00002-of-00002.gguf"}, ""},
+		{"split in a folder", "", files("Q4_K_M/m-Q4_K_M-00002-of-00003.gguf", "Q4_K_M/m-Q4_K_M-00001-of-00003.gguf",
+			"Q4_K_M/m-Q4_K_M-00003-of-00003.gguf", "Q8_0/m-Q8_0-00001-of-00002.gguf", "Q8_0/m-Q8_0-00002-of-00002.gguf"),
+			[]string{"Q4_K_M/m-Q4_K_M-00001-of-00003.gguf", "Q4_K_M/m-Q4_K_M-00002-of-00003.gguf", "Q4_K_M/m-Q4_K_M-00003-of-00003.gguf"}, ""},
+		{"tagged by its folder only", "Q4_K_M", files("Q4_K_M/model-00001-of-00002.gguf", "Q4_K_M/model-00002-of-00002.gguf", "Q8_0/model-00001-of-00001.gguf"),
+			[]string{"Q4_K_M/model-00001-of-00002.gguf", "Q4_K_M/model-00002-of-00002.gguf"}, ""},
+		{"split with a part missing", "Q8_0", files("m-Q8_0-00001-of-00003.gguf", "m-Q8_0-00003-of-00003.gguf"), nil,
+			"no part 2, m-Q8_0-00002-of-00003.gguf"},
+		{"split without its first part", "Q8_0", files("m-Q8_0-00002-of-00002.gguf"), nil, "no part 1"},
+		{"missing tag", "Q5_K_M", files("m-Q8_0.gguf"), nil, "no .gguf file tagged Q5_K_M"},
+		{"no gguf", "", files("README.md", "model.safetensors"), nil, "no .gguf files"},
+		{"unsafe path skipped", "", files("../m-Q4_K_M.gguf", "m-Q8_0.gguf"), []string{"m-Q8_0.gguf"}, ""},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			got, err := choose(Ref{Repo: "o/r", Quant: tc.quant}, tc.files)
-			if tc.err != nil {
-				if !errors.Is(err, tc.err) {
-					t.Fatalf("err = %v, want %v", err, tc.err)
+			if tc.err != "" {
+				if !errors.Is(err, ErrNotFound) || !strings.Contains(err.Error(), tc.err) {
+					t.Fatalf("err = %v, want ErrNotFound mentioning %q", err, tc.err)
 				}
 				return
 			}
-			if err != nil || got.Path != tc.want {
-				t.Fatalf("chose %q, %v; want %q", got.Path, err, tc.want)
+			var paths []string
+			for _, f := range got {
+				paths = append(paths, f.Path)
+			}
+			if err != nil || !slices.Equal(paths, tc.want) {
+				t.Fatalf("chose %q, %v; want %q", paths, err, tc.want)
 			}
 		})
+	}
+}
+
+func TestSplitSiblings(t *testing.T) {
+	for _, tc := range []struct {
+		in   string
+		want []string
+	}{
+		{"m.gguf", []string{"m.gguf"}},
+		{"d/m-Q8_0-00002-of-00003.gguf", []string{"d/m-Q8_0-00001-of-00003.gguf", "d/m-Q8_0-00002-of-00003.gguf", "d/m-Q8_0-00003-of-00003.gguf"}},
+		{"m-00001-of-00001.gguf", []string{"m-00001-of-00001.gguf"}},
+		{"m-00001-of-00000.gguf", []string{"m-00001-of-00000.gguf"}},
+	} {
+		if got := splitSiblings(tc.in); !slices.Equal(got, tc.want) {
+			t.Errorf("splitSiblings(%q) = %q, want %q", tc.in, got, tc.want)
+		}
 	}
 }
 

@@ -16,7 +16,9 @@ import (
 // ErrNotStored is wrapped by lookups of a name that no stored model has.
 var ErrNotStored = errors.New("no such model in the store")
 
-// Manifest describes one stored model file.
+// Manifest describes one stored model: one file, or the parts of a split
+// model, where File, Source, SHA256, Local and Path are the first part's
+// (the one gguf.Open takes) and Size and Verified cover them all.
 type Manifest struct {
 	Name     string    `json:"name"`             // the name to run it by: OWNER/REPO:QUANT, or HOST/PATH for a URL
 	Repo     string    `json:"repo,omitempty"`   // OWNER/REPO for a Hub model
@@ -25,13 +27,57 @@ type Manifest struct {
 	Source   string    `json:"source"`           // the URL it was downloaded from
 	Commit   string    `json:"commit,omitempty"` // the repository commit the Hub served
 	SHA256   string    `json:"sha256"`           // of the file, computed while downloading
-	Verified bool      `json:"verified"`         // SHA256 matched a checksum the server published
-	Size     int64     `json:"size"`
-	Time     time.Time `json:"time"`  // when the download finished
-	Local    string    `json:"local"` // the file's path under the store's models folder, slash-separated
+	Verified bool      `json:"verified"`         // SHA256 matched a checksum the server published (for every part)
+	Size     int64     `json:"size"`             // bytes, of all parts together
+	Time     time.Time `json:"time"`             // when the download finished
+	Local    string    `json:"local"`            // the file's path under the store's models folder, slash-separated
+	Parts    []Part    `json:"parts,omitempty"`  // every file of a split model, in order; none for a whole file
 
 	// Path is the file's absolute path; the store fills it in.
 	Path string `json:"-"`
+}
+
+// Part is one file of a split model.
+type Part struct {
+	File     string `json:"file"`     // its path in the repository, or its URL's base name
+	Local    string `json:"local"`    // its path under the store's models folder
+	SHA256   string `json:"sha256"`   // computed while downloading
+	Verified bool   `json:"verified"` // SHA256 matched a checksum the server published
+	Size     int64  `json:"size"`
+}
+
+// files lists the model's files as parts: its Parts, or the one file.
+func (m *Manifest) files() []Part {
+	if len(m.Parts) > 0 {
+		return m.Parts
+	}
+	return []Part{{File: m.File, Local: m.Local, SHA256: m.SHA256, Verified: m.Verified, Size: m.Size}}
+}
+
+// part returns the record of the file stored at local, or nil.
+func (m *Manifest) part(local string) *Part {
+	files := m.files()
+	for i := range files {
+		if files[i].Local == local {
+			return &files[i]
+		}
+	}
+	return nil
+}
+
+// holds reports whether m records exactly the files items describe, each
+// with the checksum the server publishes.
+func (m *Manifest) holds(items []pullItem) bool {
+	files := m.files()
+	if len(files) != len(items) {
+		return false
+	}
+	for i, it := range items {
+		if files[i].Local != it.local || !current(files[i].SHA256, files[i].Size, it.expect) {
+			return false
+		}
+	}
+	return true
 }
 
 // Store is a folder of downloaded models and their manifests.
@@ -112,7 +158,7 @@ func (s *Store) List() ([]Manifest, error) {
 	return out, nil
 }
 
-// readManifest reads one manifest; it returns nil, nil when the model file
+// readManifest reads one manifest; it returns nil, nil when a model file
 // it describes is gone or does not have the recorded size, so a file
 // removed by hand simply drops out of the list.
 func (s *Store) readManifest(p string) (*Manifest, error) {
@@ -127,9 +173,24 @@ func (s *Store) readManifest(p string) (*Manifest, error) {
 	if !validFile(m.Local) {
 		return nil, fmt.Errorf("manifest %s: bad local path %q", p, m.Local)
 	}
+	if len(m.Parts) > 0 && m.Parts[0].Local != m.Local {
+		return nil, fmt.Errorf("manifest %s: its first part is %q, not the model's file %q", p, m.Parts[0].Local, m.Local)
+	}
+	for _, part := range m.Parts {
+		if !validFile(part.Local) {
+			return nil, fmt.Errorf("manifest %s: bad local path %q", p, part.Local)
+		}
+	}
 	m.Path = s.modelPath(m.Local)
-	fi, err := os.Stat(m.Path)
-	if err != nil || !fi.Mode().IsRegular() || fi.Size() != m.Size {
+	var total int64
+	for _, part := range m.files() {
+		fi, err := os.Stat(s.modelPath(part.Local))
+		if err != nil || !fi.Mode().IsRegular() || fi.Size() != part.Size {
+			return nil, nil
+		}
+		total += part.Size
+	}
+	if total != m.Size {
 		return nil, nil
 	}
 	return &m, nil
@@ -201,8 +262,12 @@ func (s *Store) Lookup(name string) (*Manifest, error) {
 	for _, m := range repo {
 		switch {
 		case ref.File != "":
-			if m.File == ref.File {
-				match = append(match, m)
+			// A URL to any part of a split model names the model.
+			for _, part := range m.files() {
+				if part.File == ref.File {
+					match = append(match, m)
+					break
+				}
 			}
 		case ref.Quant != "":
 			if strings.EqualFold(m.Quant, ref.Quant) || hasTag(m.File, ref.Quant) ||

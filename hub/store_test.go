@@ -107,7 +107,9 @@ func TestListBadManifest(t *testing.T) {
 	s := NewStore(t.TempDir())
 	p := filepath.Join(s.Dir(), "manifests", "x.json")
 	os.MkdirAll(filepath.Dir(p), 0o755)
-	for _, body := range []string{"{", `{"local": "../../etc/passwd"}`} {
+	for _, body := range []string{"{", `{"local": "../../etc/passwd"}`,
+		`{"local": "a-00001-of-00002.gguf", "parts": [{"local": "a-00001-of-00002.gguf"}, {"local": "../../etc/passwd"}]}`,
+		`{"local": "a-00001-of-00002.gguf", "parts": [{"local": "b-00001-of-00002.gguf"}, {"local": "a-00002-of-00002.gguf"}]}`} {
 		if err := os.WriteFile(p, []byte(body), 0o644); err != nil {
 			t.Fatal(err)
 		}

@@ -1,6 +1,7 @@
 // Package hubtest runs a fake Hugging Face Hub for tests: the model API,
 // resolve URLs that redirect LFS files to a CDN on another host, and plain
 // file URLs, with switches for the failures a download must survive.
+// Repositories may hold split models (AddSplit), in folders or not.
 package hubtest
 
 import (
@@ -18,6 +19,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/joule-llm/joule/gguf"
 )
 
 // Request is one request the server received.
@@ -100,6 +103,19 @@ func (s *Server) AddFile(repoName, file string, data []byte) {
 	// The commit changes with every file, as a push would.
 	h := sha1.Sum([]byte(r.commit + file))
 	r.commit = hex.EncodeToString(h[:])
+}
+
+// AddSplit adds the parts of a split model to a repository, named as
+// llama.cpp's gguf-split names them (PREFIX-00001-of-00003.gguf, ...), and
+// returns their names. prefix may start with a folder, as in
+// "Q4_K_M/model-Q4_K_M".
+func (s *Server) AddSplit(repoName, prefix string, parts ...[]byte) []string {
+	names := make([]string, len(parts))
+	for i, data := range parts {
+		names[i] = gguf.SplitPath(prefix, i, len(parts))
+		s.AddFile(repoName, names[i], data)
+	}
+	return names
 }
 
 // Gate makes a repository gated: only requests with this bearer token get in.
