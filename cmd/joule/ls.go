@@ -16,7 +16,9 @@ func newLsCmd() *cobra.Command {
 		Use:   "ls",
 		Short: "List the models in the local store",
 		Long: `List the models that joule pull stored, with the name run and serve take
-them by, their size, quantization and when they were pulled. The store is
+them by, their size, quantization and when they were pulled. A model split
+into parts is listed once, with the size of all its parts and, with --paths,
+the path of its first part, the one to give to other tools. The store is
 $JOULE_HOME (by default the "joule" folder of the user cache folder).`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {

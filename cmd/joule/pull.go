@@ -28,6 +28,9 @@ file names. Without a tag Q4_K_M is pulled if the repository has it, else
 its first .gguf file. A URL names one file: a Hugging Face file URL
 (.../resolve/main/FILE.gguf) or any https URL.
 
+A model split into parts (FILE-00001-of-00003.gguf, ...) is pulled with all
+its parts, which run and serve then load together.
+
 An interrupted pull keeps its partial file and resumes where it stopped
 when run again. The finished file is checked against the SHA-256 that
 Hugging Face publishes before it is stored.
@@ -71,17 +74,23 @@ func pull(ctx context.Context, stdout, stderr io.Writer, quiet bool, name string
 	if !fetched {
 		state = "up to date"
 	}
-	fmt.Fprintf(stdout, "%s: %s (%s, %s, %s)\n", m.Name, state, m.File, humanBytes(uint64(m.Size)), check)
+	file := m.File
+	if len(m.Parts) > 1 {
+		file = fmt.Sprintf("%s and %d more parts", m.File, len(m.Parts)-1)
+	}
+	fmt.Fprintf(stdout, "%s: %s (%s, %s, %s)\n", m.Name, state, file, humanBytes(uint64(m.Size)), check)
 	fmt.Fprintf(stdout, "stored at %s\n", m.Path)
 	return nil
 }
 
-// pullBar shows download progress: a progress bar on a terminal, and a
-// line when each transfer starts elsewhere (logs, pipes).
+// pullBar shows download progress: a progress bar on a terminal, one for
+// each file (each part of a split model), and a line when each transfer
+// starts elsewhere (logs, pipes).
 type pullBar struct {
 	w     io.Writer
 	tty   bool
 	bar   *progressbar.ProgressBar
+	file  string // the file bar shows
 	total int64
 }
 
@@ -101,7 +110,12 @@ func (p *pullBar) update(ev hub.Progress) {
 		}
 		return
 	}
+	if p.bar != nil && ev.File != p.file {
+		p.bar.Finish()
+		p.bar = nil
+	}
 	if p.bar == nil {
+		p.file = ev.File
 		p.total = ev.Total
 		p.bar = progressbar.NewOptions64(ev.Total,
 			progressbar.OptionSetWriter(p.w),

@@ -11,8 +11,11 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/joule-llm/joule/gguf"
 	"github.com/joule-llm/joule/hub"
 	"github.com/joule-llm/joule/hub/hubtest"
+	"github.com/joule-llm/joule/model/llamatest"
+	"github.com/joule-llm/joule/tensor"
 )
 
 // fakeHub starts a fake Hugging Face Hub with the repository o/r, and
@@ -134,6 +137,89 @@ func TestPullNoStore(t *testing.T) {
 	t.Setenv("JOULE_HOME", blocker)
 	if _, _, err := runPull(t, "-q", "o/r"); err == nil {
 		t.Error("pull into a store under a plain file succeeded")
+	}
+}
+
+// A model split into three parts, in a folder of the repository, is
+// pulled whole, listed once and loads from its name.
+func TestPullSplitAndLs(t *testing.T) {
+	srv, home := fakeHub(t)
+	var buf bytes.Buffer
+	if err := llamatest.WriteRandomLlama(&buf, llamatest.RandomConfig{Type: tensor.Q8_0}); err != nil {
+		t.Fatal(err)
+	}
+	f, err := gguf.Parse(buf.Bytes())
+	if err != nil {
+		t.Fatal(err)
+	}
+	w, err := gguf.NewWriterFrom(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	parts, err := w.WriteSplit(filepath.Join(t.TempDir(), "m-Q8_0"), gguf.SplitOptions{MaxTensors: (len(f.Tensors) + 2) / 3})
+	if err != nil || len(parts) != 3 {
+		t.Fatalf("split into %v, %v", parts, err)
+	}
+	var total int64
+	for _, p := range parts {
+		data, err := os.ReadFile(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		total += int64(len(data))
+		srv.AddFile("o/split", "Q8_0/"+filepath.Base(p), data)
+	}
+
+	_, errOut, err := runPull(t, "hf.co/o/split:Q8_0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range parts {
+		if !strings.Contains(errOut, "downloading Q8_0/"+filepath.Base(p)) {
+			t.Errorf("progress lines do not name %s: %q", filepath.Base(p), errOut)
+		}
+	}
+	out, _, err := runPull(t, "o/split:q8_0")
+	want := "o/split:Q8_0: up to date (Q8_0/m-Q8_0-00001-of-00003.gguf and 2 more parts, " + humanBytes(uint64(total)) + ", SHA-256 verified)"
+	if err != nil || !strings.Contains(out, want) {
+		t.Errorf("second pull: %q, %v; want %q", out, err, want)
+	}
+
+	out, err = runLs(t, "--paths")
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := filepath.Join(home, "models", "hf.co", "o", "split", "Q8_0", "m-Q8_0-00001-of-00003.gguf")
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	row := regexp.MustCompile(`^(\S+)\s+(\d+\.\d KiB)\s+(\S+)\s+\d{4}-\d\d-\d\d \d\d:\d\d\s+(\S+)$`)
+	if len(lines) != 2 {
+		t.Fatalf("ls lists a split model as %d rows:\n%s", len(lines)-1, out)
+	}
+	if m := row.FindStringSubmatch(lines[1]); m == nil || m[1] != "o/split:Q8_0" || m[2] != humanBytes(uint64(total)) || m[3] != "Q8_0" || m[4] != first {
+		t.Errorf("ls row %q, want o/split:Q8_0, %s, Q8_0, %s", lines[1], humanBytes(uint64(total)), first)
+	}
+
+	g, m, _, err := loadModel("o/split:Q8_0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer g.Close()
+	if len(g.Paths()) != 3 || len(g.Tensors) != len(f.Tensors) || m.Config.BlockCount != 2 {
+		t.Errorf("loaded %d tensors from %v, %d blocks", len(g.Tensors), g.Paths(), m.Config.BlockCount)
+	}
+}
+
+func TestPullBarParts(t *testing.T) {
+	var buf bytes.Buffer
+	b := &pullBar{w: &buf, tty: true}
+	for _, name := range []string{"m-00001-of-00002.gguf", "m-00002-of-00002.gguf"} {
+		b.update(hub.Progress{File: name, Done: 0, Total: 1 << 20})
+		b.update(hub.Progress{File: name, Done: 1 << 20, Total: 1 << 20})
+	}
+	b.done(true)
+	out := buf.String()
+	if !strings.Contains(out, "m-00001-of-00002.gguf") || !strings.Contains(out, "m-00002-of-00002.gguf") || strings.Count(out, "\n") < 2 {
+		t.Errorf("progress bars for two parts: %q", out)
 	}
 }
 
