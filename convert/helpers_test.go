@@ -99,7 +99,8 @@ func newModel(archName string, s sizes, dtype safetensors.DType, exact bool) *hf
 		},
 		tensors: map[string]hfTensor{},
 	}
-	if s.headDim != s.embd/s.heads || archName == "Qwen3ForCausalLM" {
+	gemma := archName == "Gemma2ForCausalLM" || archName == "Gemma3ForCausalLM"
+	if s.headDim != s.embd/s.heads || archName == "Qwen3ForCausalLM" || gemma {
 		m.config["head_dim"] = s.headDim
 	}
 	seed := uint64(1)
@@ -129,6 +130,20 @@ func newModel(archName string, s sizes, dtype safetensors.DType, exact bool) *hf
 		add(p+"mlp.up_proj.weight", s.ff, s.embd)
 		add(p+"mlp.down_proj.weight", s.embd, s.ff)
 		switch archName {
+		case "Phi3ForCausalLM":
+			// q, k and v in one matrix, gate and up in another.
+			for _, part := range []string{"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "mlp.gate_proj", "mlp.up_proj"} {
+				delete(m.tensors, p+part+".weight")
+			}
+			add(p+"self_attn.qkv_proj.weight", q+2*kv, s.embd)
+			add(p+"mlp.gate_up_proj.weight", 2*s.ff, s.embd)
+		case "Gemma2ForCausalLM", "Gemma3ForCausalLM":
+			add(p+"pre_feedforward_layernorm.weight", s.embd)
+			add(p+"post_feedforward_layernorm.weight", s.embd)
+			if archName == "Gemma3ForCausalLM" {
+				add(p+"self_attn.q_norm.weight", s.headDim)
+				add(p+"self_attn.k_norm.weight", s.headDim)
+			}
 		case "Qwen2ForCausalLM":
 			add(p+"self_attn.q_proj.bias", q)
 			add(p+"self_attn.k_proj.bias", kv)
@@ -137,6 +152,10 @@ func newModel(archName string, s sizes, dtype safetensors.DType, exact bool) *hf
 			add(p+"self_attn.q_norm.weight", s.headDim)
 			add(p+"self_attn.k_norm.weight", s.headDim)
 		}
+	}
+	if gemma {
+		delete(m.tensors, "lm_head.weight") // Gemma ties the output to the embedding
+		m.config["tie_word_embeddings"] = true
 	}
 	return m
 }
