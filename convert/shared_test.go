@@ -28,6 +28,54 @@ func TestStoriesRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer orig.Close()
+	dir := writeStoriesDir(t, orig)
+	writeTokenizer(t, dir)
+
+	out := filepath.Join(t.TempDir(), "stories.gguf")
+	if err := Convert(dir, out, Options{Type: tensor.F32, Pre: "gpt-2"}); err != nil {
+		t.Fatal(err)
+	}
+	f := openGGUF(t, out)
+	if len(f.Tensors) != len(orig.Tensors) {
+		t.Errorf("%d tensors, want %d", len(f.Tensors), len(orig.Tensors))
+	}
+	for _, ti := range orig.Tensors {
+		got, ok := f.Tensor(ti.Name)
+		if !ok {
+			t.Errorf("%s missing", ti.Name)
+			continue
+		}
+		if got.Type != ti.Type || !slices.Equal(got.Dims, ti.Dims) || !bytes.Equal(f.TensorData(got), orig.TensorData(&ti)) {
+			t.Errorf("%s differs from the original", ti.Name)
+		}
+	}
+	for _, k := range []string{"context_length", "embedding_length", "block_count", "feed_forward_length", "rope.dimension_count",
+		"attention.head_count", "attention.head_count_kv", "attention.layer_norm_rms_epsilon", "rope.freq_base", "vocab_size"} {
+		k = "llama." + k
+		want, _ := orig.Value(k)
+		got, _ := f.Value(k)
+		if !numEqual(got, want) {
+			t.Errorf("%s = %v, original %v", k, got, want)
+		}
+	}
+	a, err := model.Load(orig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := model.Load(f)
+	if err != nil {
+		t.Fatalf("model.Load: %v", err)
+	}
+	if a.Config != b.Config {
+		t.Errorf("config %+v, original %+v", b.Config, a.Config)
+	}
+}
+
+// writeStoriesDir lays the stories260K model out as a Hugging Face
+// directory the way transformers' conversion script lays Llama weights
+// out (half-split query and key rows), without tokenizer files.
+func writeStoriesDir(t *testing.T, orig *gguf.File) string {
+	t.Helper()
 	const heads, kvHeads, embd = 8, 4, 64
 	dir := filepath.Join(t.TempDir(), "stories")
 	if err := os.Mkdir(dir, 0o755); err != nil {
@@ -72,46 +120,7 @@ func TestStoriesRoundTrip(t *testing.T) {
 		tensors = append(tensors, safetensors.Tensor{Name: hf, DType: safetensors.F32, Shape: shape, Data: data})
 	}
 	writeSafetensors(t, filepath.Join(dir, "model.safetensors"), tensors)
-	writeTokenizer(t, dir)
-
-	out := filepath.Join(t.TempDir(), "stories.gguf")
-	if err := Convert(dir, out, Options{Type: tensor.F32, Pre: "gpt-2"}); err != nil {
-		t.Fatal(err)
-	}
-	f := openGGUF(t, out)
-	if len(f.Tensors) != len(orig.Tensors) {
-		t.Errorf("%d tensors, want %d", len(f.Tensors), len(orig.Tensors))
-	}
-	for _, ti := range orig.Tensors {
-		got, ok := f.Tensor(ti.Name)
-		if !ok {
-			t.Errorf("%s missing", ti.Name)
-			continue
-		}
-		if got.Type != ti.Type || !slices.Equal(got.Dims, ti.Dims) || !bytes.Equal(f.TensorData(got), orig.TensorData(&ti)) {
-			t.Errorf("%s differs from the original", ti.Name)
-		}
-	}
-	for _, k := range []string{"context_length", "embedding_length", "block_count", "feed_forward_length", "rope.dimension_count",
-		"attention.head_count", "attention.head_count_kv", "attention.layer_norm_rms_epsilon", "rope.freq_base", "vocab_size"} {
-		k = "llama." + k
-		want, _ := orig.Value(k)
-		got, _ := f.Value(k)
-		if !numEqual(got, want) {
-			t.Errorf("%s = %v, original %v", k, got, want)
-		}
-	}
-	a, err := model.Load(orig)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := model.Load(f)
-	if err != nil {
-		t.Fatalf("model.Load: %v", err)
-	}
-	if a.Config != b.Config {
-		t.Errorf("config %+v, original %+v", b.Config, a.Config)
-	}
+	return dir
 }
 
 // permuteF32 applies hfPermute to F32 bytes.
@@ -305,5 +314,113 @@ func TestRealTokenizers(t *testing.T) {
 			}
 			loadIfSupported(t, f)
 		})
+	}
+}
+
+// TestStoriesSentencePiece writes stories260K's SentencePiece vocabulary
+// as a tokenizer.model, converts a Llama directory holding it and
+// requires the converted vocabulary to be the original's, token for
+// token, to tokenize text as the original GGUF does, and the model to
+// compute the original's logits bit for bit.
+func TestStoriesSentencePiece(t *testing.T) {
+	orig, err := gguf.Open(filepath.Join(sharedDir(t), "models", "stories260K.gguf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer orig.Close()
+	tokens, err := orig.Strings("tokenizer.ggml.tokens")
+	if err != nil {
+		t.Fatal(err)
+	}
+	scores, err := orig.Float32s("tokenizer.ggml.scores")
+	if err != nil {
+		t.Fatal(err)
+	}
+	types, err := orig.Int32s("tokenizer.ggml.token_type")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pieces := make([]spPiece, len(tokens))
+	for i := range tokens {
+		pieces[i] = spPiece{tokens[i], scores[i], types[i]}
+	}
+	dir := writeStoriesDir(t, orig)
+	writeSentencePiece(t, dir, pieces)
+	var added []map[string]any
+	for id, s := range []string{"<unk>", "<s>", "</s>"} {
+		added = append(added, map[string]any{"id": id, "content": s, "special": true})
+	}
+	writeJSON(t, filepath.Join(dir, "tokenizer.json"), map[string]any{
+		"added_tokens": added,
+		"model":        map[string]any{"type": "BPE", "vocab": map[string]int{}, "merges": []string{}, "byte_fallback": true},
+		"decoder":      map[string]any{"type": "Sequence"},
+	})
+	writeJSON(t, filepath.Join(dir, "tokenizer_config.json"), map[string]any{
+		"add_bos_token": true, "add_eos_token": false,
+		"bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>", "pad_token": nil,
+	})
+	f := convertDir(t, dir, Options{Type: tensor.F32})
+
+	for _, k := range []string{"tokenizer.ggml.model", "tokenizer.ggml.bos_token_id", "tokenizer.ggml.eos_token_id",
+		"tokenizer.ggml.unknown_token_id", "tokenizer.ggml.add_bos_token", "tokenizer.ggml.add_eos_token"} {
+		want, _ := orig.Value(k)
+		if got, _ := f.Value(k); got != want {
+			t.Errorf("%s = %v, original %v", k, got, want)
+		}
+	}
+	gotTokens, _ := f.Strings("tokenizer.ggml.tokens")
+	gotScores, _ := f.Float32s("tokenizer.ggml.scores")
+	gotTypes, _ := f.Int32s("tokenizer.ggml.token_type")
+	if !slices.Equal(gotTokens, tokens) || !slices.Equal(gotTypes, types) ||
+		!slices.EqualFunc(gotScores, scores, func(a, b float32) bool { return math.Float32bits(a) == math.Float32bits(b) }) {
+		t.Errorf("the vocabulary differs from the original's")
+	}
+
+	want, err := tokenizer.FromGGUF(orig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := tokenizer.FromGGUF(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	texts := []string{
+		"", " ", "Once upon a time", "Once upon a time, there was a little girl named Lily.",
+		"She liked to play outside in the sun.", "  two leading spaces", "trailing space ",
+		"Tom said, \"Let's go!\"", "new\nline", "tabs\tand\tmore", "naïve café", "日本語のテキスト",
+		"emoji 🦙🚀", "<s>", "</s> the end", "<unk>", "1234567890", "a-b_c.d,e;f:g", "The cat sat on the mat.",
+		"UPPER lower MiXeD", "ÿþ\u00a0nbsp", "a  b   c    d", "\x01\x02 control bytes", "Lily and Ben were friends.",
+	}
+	for _, text := range texts {
+		for _, mode := range [][2]bool{{true, false}, {false, true}, {true, true}} {
+			a, b := got.Encode(text, mode[0], mode[1]), want.Encode(text, mode[0], mode[1])
+			if !slices.Equal(a, b) {
+				t.Errorf("Encode(%q, %v, %v) = %v, original %v", text, mode[0], mode[1], a, b)
+			}
+		}
+	}
+
+	a, err := model.Load(orig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := model.Load(f)
+	if err != nil {
+		t.Fatalf("model.Load: %v", err)
+	}
+	ids := want.Encode(texts[3], true, false)
+	logits := func(m *model.Model) []float32 {
+		st, err := m.NewState(len(ids), tensor.F32)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := make([]float32, len(ids)*m.Config.VocabSize)
+		if err := m.ForwardAll(nil, st, ids, out); err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	if !slices.Equal(logits(a), logits(b)) {
+		t.Error("the converted model's logits differ from the original's")
 	}
 }
