@@ -23,15 +23,20 @@ func newConvertCmd() *cobra.Command {
 		Use:   "convert DIR OUT.gguf [--type f16|bf16|f32|q8_0]",
 		Short: "Convert a Hugging Face model directory to a GGUF file",
 		Long: `Convert a Hugging Face model directory (config.json, model.safetensors or
-sharded model-*.safetensors with model.safetensors.index.json, tokenizer.json
-and tokenizer_config.json) to a GGUF file, as llama.cpp's convert_hf_to_gguf.py
-does. Supported: LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM and
-Qwen3ForCausalLM, with byte-level BPE tokenizers.
+sharded model-*.safetensors with model.safetensors.index.json, and the
+tokenizer: tokenizer.model and/or tokenizer.json, tokenizer_config.json) to a
+GGUF file, as llama.cpp's convert_hf_to_gguf.py does. Supported:
+LlamaForCausalLM, MistralForCausalLM, Qwen2ForCausalLM, Qwen3ForCausalLM,
+Phi3ForCausalLM, Gemma2ForCausalLM and Gemma3ForCausalLM (text). Llama,
+Mistral, Phi-3 and Gemma models take a SentencePiece vocabulary from
+tokenizer.model, or from a tokenizer.json BPE model with byte fallback when
+there is no tokenizer.model; otherwise, and for Qwen, the tokenizer is
+byte-level BPE from tokenizer.json.
 
 --type sets the type of the weight matrices (f16 by default); norms and
-biases stay f32. The tokenizer's pre-tokenizer is identified as llama.cpp
-identifies it; --pre names it instead for a tokenizer that is not recognised.
-Each tensor is listed on standard error as it is written (--quiet: not).`,
+biases stay f32. A byte-level BPE tokenizer's pre-tokenizer is identified as
+llama.cpp identifies it; --pre names it instead for a tokenizer that is not
+recognised. Each tensor is listed on standard error as it is written (--quiet: not).`,
 		Args: cobra.ExactArgs(2),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runConvert(cmd, args[0], args[1], o)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -11,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/joule-llm/joule/gguf"
+	"github.com/joule-llm/joule/model"
 	"github.com/joule-llm/joule/safetensors"
 	"github.com/joule-llm/joule/tensor"
 )
@@ -175,5 +177,107 @@ func TestConvertCommandErrors(t *testing.T) {
 	}
 	if _, err := os.Stat(out); err == nil {
 		t.Error("a failed conversion left its output")
+	}
+}
+
+// writeGemmaDir writes a one-block Gemma 2 model of random weights with a
+// SentencePiece tokenizer.model of the four special pieces and the 256
+// byte pieces.
+func writeGemmaDir(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	const vocab, embd, ff, heads, kvHeads, headDim = 260, 32, 64, 2, 1, 16
+	writeConvertJSON(t, filepath.Join(dir, "config.json"), map[string]any{
+		"architectures": []string{"Gemma2ForCausalLM"}, "hidden_size": embd, "intermediate_size": ff,
+		"num_hidden_layers": 1, "num_attention_heads": heads, "num_key_value_heads": kvHeads, "head_dim": headDim,
+		"max_position_embeddings": 128, "rms_norm_eps": 1e-6, "vocab_size": vocab, "sliding_window": 16,
+		"bos_token_id": 2, "eos_token_id": 1,
+	})
+	seed := uint32(7)
+	weights := func(name string, shape ...uint64) safetensors.Tensor {
+		n := uint64(1)
+		for _, d := range shape {
+			n *= d
+		}
+		data := make([]byte, 4*n)
+		for i := uint64(0); i < n; i++ {
+			seed = seed*1664525 + 1013904223
+			binary.LittleEndian.PutUint32(data[4*i:], math.Float32bits(float32(int32(seed>>8)%1000)/4000))
+		}
+		return safetensors.Tensor{Name: name, DType: safetensors.F32, Shape: shape, Data: data}
+	}
+	p := "model.layers.0."
+	tensors := []safetensors.Tensor{weights("model.embed_tokens.weight", vocab, embd), weights("model.norm.weight", embd)}
+	for _, n := range []string{"input_layernorm", "post_attention_layernorm", "pre_feedforward_layernorm", "post_feedforward_layernorm"} {
+		tensors = append(tensors, weights(p+n+".weight", embd))
+	}
+	tensors = append(tensors,
+		weights(p+"self_attn.q_proj.weight", heads*headDim, embd),
+		weights(p+"self_attn.k_proj.weight", kvHeads*headDim, embd),
+		weights(p+"self_attn.v_proj.weight", kvHeads*headDim, embd),
+		weights(p+"self_attn.o_proj.weight", embd, heads*headDim),
+		weights(p+"mlp.gate_proj.weight", ff, embd),
+		weights(p+"mlp.up_proj.weight", ff, embd),
+		weights(p+"mlp.down_proj.weight", embd, ff),
+	)
+	f, err := os.Create(filepath.Join(dir, "model.safetensors"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := safetensors.Write(f, nil, tensors); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// A ModelProto of SentencePiece messages {1: piece, 2: score, 3: type}.
+	var proto []byte
+	piece := func(text string, typ uint64) {
+		msg := append([]byte{0x0a, byte(len(text))}, text...)
+		msg = append(msg, 0x15, 0, 0, 0, 0, 0x18, byte(typ))
+		proto = append(append(proto, 0x0a, byte(len(msg))), msg...)
+	}
+	piece("<pad>", 3)
+	piece("<eos>", 3)
+	piece("<bos>", 3)
+	piece("<unk>", 2)
+	for b := 0; b < 256; b++ {
+		piece(fmt.Sprintf("<0x%02X>", b), 6)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "tokenizer.model"), proto, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func TestConvertCommandSentencePiece(t *testing.T) {
+	dir := writeGemmaDir(t)
+	out := filepath.Join(t.TempDir(), "g.gguf")
+	_, stderr, err := convertCLI(t, dir, out, "--type", "f32")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(stderr, "gemma2") || !strings.Contains(stderr, "blk.0.post_ffw_norm.weight") {
+		t.Errorf("stderr:\n%s", stderr)
+	}
+	f, err := gguf.Open(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	for key, want := range map[string]any{
+		"general.architecture": "gemma2", "tokenizer.ggml.model": "llama", "tokenizer.ggml.pre": "default",
+		"tokenizer.ggml.bos_token_id": uint32(2), "tokenizer.ggml.add_space_prefix": false,
+		"gemma2.attention.sliding_window": uint32(16),
+	} {
+		if got, _ := f.Value(key); got != want {
+			t.Errorf("%s = %v, want %v", key, got, want)
+		}
+	}
+	if toks, _ := f.Strings("tokenizer.ggml.tokens"); len(toks) != 260 || toks[3] != "<unk>" || toks[4] != "<0x00>" {
+		t.Errorf("tokens %d: %q", len(toks), toks[:5])
+	}
+	if _, err := model.Load(f); err != nil {
+		t.Errorf("model.Load: %v", err)
 	}
 }
