@@ -1,11 +1,13 @@
 // Package convert turns a Hugging Face model directory (config.json,
-// safetensors weights, tokenizer.json) into a GGUF file, as llama.cpp's
-// convert_hf_to_gguf.py does, so that the result loads and tokenizes in
-// Joule and in llama.cpp alike.
+// safetensors weights, tokenizer.model or tokenizer.json) into a GGUF
+// file, as llama.cpp's convert_hf_to_gguf.py does, so that the result
+// loads and tokenizes in Joule and in llama.cpp alike.
 //
 // Supported: LlamaForCausalLM and MistralForCausalLM (GGUF architecture
-// "llama"), Qwen2ForCausalLM ("qwen2") and Qwen3ForCausalLM ("qwen3"),
-// with byte-level BPE tokenizers (tokenizer.ggml.model "gpt2").
+// "llama"), Qwen2ForCausalLM ("qwen2"), Qwen3ForCausalLM ("qwen3"),
+// Phi3ForCausalLM ("phi3"), Gemma2ForCausalLM ("gemma2") and
+// Gemma3ForCausalLM ("gemma3", the text model). Vocabularies are
+// SentencePiece (tokenizer.ggml.model "llama") or byte-level BPE ("gpt2").
 //
 // What the conversion does, following llama.cpp's converter:
 //
@@ -17,6 +19,18 @@
 //   - Hugging Face tensor names become GGUF names
 //     (model.layers.N.self_attn.q_proj.weight → blk.N.attn_q.weight, ...).
 //     Shapes are reversed into GGUF's innermost-first order.
+//   - Phi-3 keeps its fused matrices: self_attn.qkv_proj becomes
+//     attn_qkv, mlp.gate_up_proj (gate rows, then up rows) ffn_up. Its
+//     LongRoPE factors become rope_factors_long and rope_factors_short
+//     tensors, with rope.scaling.attn_factor and the original context.
+//   - Gemma's RMSNorm multiplies by 1 + w where llama.cpp's multiplies by
+//     w, so 1 is added to every norm weight (in float32, or in float16
+//     for a float16 source, as llama.cpp does). Gemma's four norms of a
+//     block map to attn_norm, post_attention_norm, ffn_norm and
+//     post_ffw_norm; the output is tied to the embedding. Soft-capping,
+//     the sliding window, Gemma 3's local RoPE base and scaling are
+//     written as llama.cpp writes them, and Gemma 3's embedding loses the
+//     rows beyond the vocabulary as llama.cpp counts it.
 //   - For "llama" the rows of the query and key projections are permuted
 //     back from the half-split rotary layout the Hugging Face weights use
 //     (pairs (i, i+d/2) of a head) to the adjacent-pair layout llama.cpp's
@@ -27,7 +41,15 @@
 //     for a matrix whose rows are not a whole number of blocks.
 //   - With tied embeddings no output.weight is written: the output layer
 //     is token_embd.weight.
-//   - The vocabulary: tokens (with ids missing from the tokenizer filled as
+//   - A SentencePiece vocabulary comes from tokenizer.model (a protobuf
+//     ModelProto, parsed here): pieces, scores and types, "[PADn]" up to
+//     vocab_size, then added_tokens.json and tokenizer_config.json's
+//     added tokens on top (Phi-3 has its own rules for those). Without
+//     tokenizer.model, a tokenizer.json BPE model with byte fallback is
+//     read as llama.cpp's _set_vocab_llama_hf does, with every score
+//     -1000: its SentencePiece tokenizer then merges leftmost first, not
+//     in BPE merge order, which is llama.cpp's behaviour too.
+//   - The byte-level BPE vocabulary: tokens (with ids missing from the tokenizer filled as
 //     "[PADn]" up to the configuration's vocab_size), token types (added
 //     tokens are control tokens when special or when they look special,
 //     such as <|...|>), merges, special token ids from
