@@ -4,18 +4,40 @@ import (
 	"fmt"
 	"runtime"
 	"sync"
+	"sync/atomic"
+	"time"
 )
 
 // Pool is a persistent set of worker goroutines that kernels split their
 // work across, plus the scratch memory MatMul needs, so that a steady
 // stream of calls neither starts goroutines nor allocates.
 //
+// A forward pass is hundreds of short operations in a row, each split
+// across the threads. Waking a parked thread costs tens of microseconds
+// on a virtual machine, as much as a whole small matmul, so between
+// operations the workers spin for a while (as llama.cpp's threads do)
+// before they park. Spinning happens only when every thread can have a
+// processor of its own (threads <= GOMAXPROCS).
+//
 // A nil *Pool is valid and runs everything on the calling goroutine.
 // A Pool serves one caller at a time: its methods must not be called
 // concurrently. Close it when done to stop its goroutines.
 type Pool struct {
-	tasks  []chan task // one per worker; the caller is the extra thread
-	wg     sync.WaitGroup
+	workers int           // goroutines besides the caller
+	spin    time.Duration // how long an idle worker spins before parking
+
+	gen  atomic.Uint32 // bumped by Run to hand out p.job; workers wait for a change
+	left atomic.Int32  // workers that have not finished the current job
+	job  poolJob       // written only while no worker reads it
+
+	// Parking: a worker parks on wake after spinning; Run broadcasts
+	// when any worker is parked.
+	mu     sync.Mutex
+	wake   *sync.Cond
+	parked atomic.Int32
+	closed atomic.Bool
+	exited sync.WaitGroup
+
 	panics []any // a panic value from each worker's last task
 
 	scratch []byte    // converted activations for MatMul
@@ -24,28 +46,38 @@ type Pool struct {
 	mmRows, mmConvert func(lo, hi int)
 }
 
-type task struct {
-	fn     func(lo, hi int)
-	lo, hi int
+// poolJob is one Run: fn over [0, n) in t ranges.
+type poolJob struct {
+	fn   func(lo, hi int)
+	n, t int
 }
+
+// poolSpin is how long idle workers spin: long enough to cover the gap
+// between the operations of a forward pass and between decode steps,
+// short enough that an idle pool soon stops using the CPU.
+const poolSpin = 2 * time.Millisecond
 
 // NewPool starts a pool of the given number of threads, counting the
 // caller, which always does a share of the work. threads <= 0 means
 // runtime.GOMAXPROCS(0); 1 starts no goroutines.
 func NewPool(threads int) *Pool {
+	procs := runtime.GOMAXPROCS(0)
 	if threads <= 0 {
-		threads = runtime.GOMAXPROCS(0)
+		threads = procs
 	}
 	p := &Pool{
-		tasks:  make([]chan task, threads-1),
-		panics: make([]any, threads-1),
+		workers: threads - 1,
+		panics:  make([]any, threads-1),
 	}
+	if threads <= procs {
+		p.spin = poolSpin
+	}
+	p.wake = sync.NewCond(&p.mu)
 	p.mmRows = p.mm.rows
 	p.mmConvert = p.mm.convert
-	for k := range p.tasks {
-		ch := make(chan task, 1)
-		p.tasks[k] = ch
-		go p.worker(k, ch)
+	p.exited.Add(p.workers)
+	for k := 1; k <= p.workers; k++ {
+		go p.worker(k)
 	}
 	return p
 }
@@ -56,19 +88,23 @@ func (p *Pool) Threads() int {
 	if p == nil {
 		return 1
 	}
-	return len(p.tasks) + 1
+	return p.workers + 1
 }
 
-// Close stops the pool's goroutines. Afterwards the pool runs work on the
-// calling goroutine only. Close is idempotent.
+// Close stops the pool's goroutines and waits for them to exit.
+// Afterwards the pool runs work on the calling goroutine only. Close is
+// idempotent.
 func (p *Pool) Close() {
-	if p == nil {
+	if p == nil || p.workers == 0 {
 		return
 	}
-	for _, ch := range p.tasks {
-		close(ch)
-	}
-	p.tasks = nil
+	p.closed.Store(true)
+	p.gen.Add(1)
+	p.mu.Lock()
+	p.wake.Broadcast()
+	p.mu.Unlock()
+	p.exited.Wait()
+	p.workers = 0
 	p.panics = nil
 }
 
@@ -86,12 +122,23 @@ func (p *Pool) Run(n int, fn func(lo, hi int)) {
 		fn(0, n)
 		return
 	}
-	p.wg.Add(t - 1)
-	for k := 1; k < t; k++ {
-		p.tasks[k-1] <- task{fn, n * k / t, n * (k + 1) / t}
+	// The job is published by the atomic increment of gen: a worker that
+	// sees the new generation sees the job.
+	p.job = poolJob{fn: fn, n: n, t: t}
+	p.left.Store(int32(p.workers))
+	p.gen.Add(1)
+	if p.parked.Load() > 0 {
+		p.mu.Lock()
+		p.wake.Broadcast()
+		p.mu.Unlock()
 	}
 	own := runCatching(fn, 0, n/t)
-	p.wg.Wait()
+	for i := 1; p.left.Load() != 0; i++ {
+		if i%256 == 0 {
+			runtime.Gosched()
+		}
+	}
+	p.job = poolJob{}
 	if own != nil {
 		p.clearPanics()
 		panic(own)
@@ -106,10 +153,55 @@ func (p *Pool) Run(n int, fn func(lo, hi int)) {
 
 func (p *Pool) clearPanics() { clear(p.panics) }
 
-func (p *Pool) worker(k int, tasks <-chan task) {
-	for t := range tasks {
-		p.panics[k] = runCatching(t.fn, t.lo, t.hi)
-		p.wg.Done()
+// worker k runs range k of every job until the pool closes.
+func (p *Pool) worker(k int) {
+	defer p.exited.Done()
+	// Generation 0 is the pool's start, before any job: reading gen here
+	// instead could miss a job handed out before this goroutine ran.
+	var seen uint32
+	for {
+		seen = p.await(seen)
+		if p.closed.Load() {
+			return
+		}
+		if j := p.job; k < j.t {
+			p.panics[k-1] = runCatching(j.fn, j.n*k/j.t, j.n*(k+1)/j.t)
+		}
+		p.left.Add(-1)
+	}
+}
+
+// await returns the first generation other than seen, spinning for up to
+// p.spin and then parking.
+func (p *Pool) await(seen uint32) uint32 {
+	if p.spin > 0 {
+		start := time.Now()
+		for i := 1; ; i++ {
+			if g := p.gen.Load(); g != seen {
+				return g
+			}
+			if i%1024 == 0 {
+				// Let other goroutines of the process (an HTTP server's,
+				// say) run, and give up after p.spin.
+				runtime.Gosched()
+				if time.Since(start) > p.spin {
+					break
+				}
+			}
+		}
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	// Run bumps gen before it reads parked, and a parking worker counts
+	// itself before it reads gen, so one of the two sees the other: no
+	// wake-up is lost.
+	p.parked.Add(1)
+	defer p.parked.Add(-1)
+	for {
+		if g := p.gen.Load(); g != seen {
+			return g
+		}
+		p.wake.Wait()
 	}
 }
 
