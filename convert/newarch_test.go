@@ -623,3 +623,21 @@ func TestConvertNewArchErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestConvertPhi4Tokenizer: a Phi-3 model whose tokenizer_config.json
+// names GPT2Tokenizer (Phi-4) takes the byte-level BPE vocabulary of
+// tokenizer.json, even beside a tokenizer.model.
+func TestConvertPhi4Tokenizer(t *testing.T) {
+	dir, _ := phi3Dir(t, tiny, safetensors.F32)
+	writeTokenizer(t, dir)
+	writeJSON(t, filepath.Join(dir, "tokenizer_config.json"), map[string]any{"tokenizer_class": "GPT2Tokenizer", "eos_token": "<|im_end|>"})
+	f := convertDir(t, dir, Options{Pre: "gpt-2"})
+	checkMeta(t, f, map[string]any{
+		"tokenizer.ggml.model": "gpt2", "tokenizer.ggml.pre": "gpt-2", "tokenizer.ggml.eos_token_id": uint32(263),
+	}, "tokenizer.ggml.scores", "tokenizer.ggml.add_space_prefix")
+	tokens, _ := f.Strings("tokenizer.ggml.tokens")
+	if len(tokens) != tiny.vocab || tokens[258] != "Ġthe" {
+		t.Errorf("%d tokens, token 258 %q", len(tokens), tokens[258])
+	}
+	loadAndRun(t, f)
+}
