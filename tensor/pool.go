@@ -134,7 +134,9 @@ func (p *Pool) Run(n int, fn func(lo, hi int)) {
 	}
 	own := runCatching(fn, 0, n/t)
 	for i := 1; p.left.Load() != 0; i++ {
-		if i%256 == 0 {
+		if i%4096 == 0 {
+			// A worker woken from parking may be queued on this
+			// goroutine's processor.
 			runtime.Gosched()
 		}
 	}
@@ -176,16 +178,21 @@ func (p *Pool) worker(k int) {
 func (p *Pool) await(seen uint32) uint32 {
 	if p.spin > 0 {
 		start := time.Now()
+		yielded := start
 		for i := 1; ; i++ {
 			if g := p.gen.Load(); g != seen {
 				return g
 			}
-			if i%1024 == 0 {
-				// Let other goroutines of the process (an HTTP server's,
-				// say) run, and give up after p.spin.
-				runtime.Gosched()
-				if time.Since(start) > p.spin {
+			if i%4096 == 0 {
+				// Every 100µs let other goroutines of the process (an
+				// HTTP server's, say) run; give up after p.spin.
+				now := time.Now()
+				if now.Sub(start) > p.spin {
 					break
+				}
+				if now.Sub(yielded) > 100*time.Microsecond {
+					runtime.Gosched()
+					yielded = now
 				}
 			}
 		}
