@@ -8,7 +8,9 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -21,6 +23,7 @@ import (
 )
 
 type benchServeOptions struct {
+	profile      string
 	url          string
 	model        string
 	concurrency  []int
@@ -121,6 +124,7 @@ prompts there: change the seed between runs against one server.`,
 	f.StringVar(&o.kvType, "kv-type", "f16", "with -m: KV cache element type: f16 or f32")
 	f.IntVar(&o.ctx, "ctx", 0, "with -m: context length per request (0: the model's own)")
 	f.IntVar(&o.maxQueue, "max-queue", engine.DefaultMaxQueue, "with -m: most requests waiting to start; beyond it requests get 429")
+	f.StringVar(&o.profile, "cpuprofile", "", "write a CPU profile of the measured levels to this file (go tool pprof); with -m it covers the server too")
 	return cmd
 }
 
@@ -221,6 +225,17 @@ func benchServe(cmd *cobra.Command, o benchServeOptions) error {
 	prompts, err := loadgen.NewPrompts(vocab, o.promptTokens, o.sharedPrefix, o.seed)
 	if err != nil {
 		return err
+	}
+	if o.profile != "" {
+		pf, err := os.Create(o.profile)
+		if err != nil {
+			return err
+		}
+		defer pf.Close()
+		if err := pprof.StartCPUProfile(pf); err != nil {
+			return err
+		}
+		defer pprof.StopCPUProfile()
 	}
 	var sums []*loadgen.Summary
 	for _, c := range o.concurrency {
