@@ -46,13 +46,30 @@ func Dequantize(t Type, src []byte, dst []float32) error {
 		dequantizeQ6_K(dst, src)
 	case Q8_K:
 		dequantizeQ8_K(dst, src)
+	case Q4_1:
+		dequantizeQ4_1(dst, src)
+	case Q5_0:
+		dequantizeQ5_0(dst, src)
+	case Q5_1:
+		dequantizeQ5_1(dst, src)
+	case Q8_1:
+		dequantizeQ8_1(dst, src)
+	case Q2_K:
+		dequantizeQ2_K(dst, src)
+	case Q3_K:
+		dequantizeQ3_K(dst, src)
+	case IQ4_NL:
+		dequantizeIQ4_NL(dst, src)
+	case IQ4_XS:
+		dequantizeIQ4_XS(dst, src)
 	}
 	return nil
 }
 
 func canDequantize(t Type) bool {
 	switch t {
-	case F32, F16, BF16, Q4_0, Q8_0, Q4_K, Q5_K, Q6_K, Q8_K:
+	case F32, F16, BF16, Q4_0, Q8_0, Q4_K, Q5_K, Q6_K, Q8_K,
+		Q4_1, Q5_0, Q5_1, Q8_1, Q2_K, Q3_K, IQ4_NL, IQ4_XS:
 		return true
 	}
 	return false

@@ -15,7 +15,10 @@ import (
 
 // Quantize encodes src as type t with ggml's reference quantizer and
 // returns the encoded bytes. len(src) must be a multiple of t's block size.
-// Supported: F32, F16, BF16, Q4_0, Q8_0, Q4_K, Q5_K, Q6_K and Q8_K.
+// Supported: F32, F16, BF16, Q4_0, Q4_1, Q5_0, Q5_1, Q8_0, Q8_1, Q2_K,
+// Q3_K, Q4_K, Q5_K, Q6_K, Q8_K, IQ4_NL and IQ4_XS. IQ4_NL and IQ4_XS use
+// ggml's quantize_iq4_nl and quantize_iq4_xs (what llama-quantize runs)
+// rather than their row references, which search fewer scales.
 func Quantize(t Type, src []float32) ([]byte, error) {
 	if !canQuantize(t) {
 		return nil, fmt.Errorf("tensor: quantize to %s: type not supported", t)
@@ -48,7 +51,8 @@ func QuantizeTo(t Type, dst []byte, src []float32) error {
 
 func canQuantize(t Type) bool {
 	switch t {
-	case F32, F16, BF16, Q4_0, Q8_0, Q4_K, Q5_K, Q6_K, Q8_K:
+	case F32, F16, BF16, Q4_0, Q8_0, Q4_K, Q5_K, Q6_K, Q8_K,
+		Q4_1, Q5_0, Q5_1, Q8_1, Q2_K, Q3_K, IQ4_NL, IQ4_XS:
 		return true
 	}
 	return false
@@ -81,6 +85,22 @@ func quantize(t Type, dst []byte, src []float32) {
 		quantizeQ6_K(dst, src)
 	case Q8_K:
 		quantizeQ8_K(dst, src)
+	case Q4_1:
+		quantizeQ4_1(dst, src)
+	case Q5_0:
+		quantizeQ5_0(dst, src)
+	case Q5_1:
+		quantizeQ5_1(dst, src)
+	case Q8_1:
+		quantizeQ8_1(dst, src)
+	case Q2_K:
+		quantizeQ2_K(dst, src)
+	case Q3_K:
+		quantizeQ3_K(dst, src)
+	case IQ4_NL:
+		quantizeIQ4_NL(dst, src)
+	case IQ4_XS:
+		quantizeIQ4_XS(dst, src)
 	default:
 		panic("tensor: quantize: unsupported type " + t.String())
 	}
