@@ -18,9 +18,35 @@ type kernelSet struct {
 	dotQ6_KQ8_K func(w, x []byte, nb int) float32
 	quantQ8_0   func(dst []byte, src []float32) // activations, see quantizeQ8_0Act
 
+	// Optional one-row dot products: nil means the plain-Go reference.
+	dotQ5_KQ8_K func(w, x []byte, nb int) float32
+	dotBF16     func(w, x []byte, nb int) float32
+
 	// Multi-row kernels for Q4_0 and Q8_0 weights; a nil rows4 means
 	// MatMul uses the one-row dot products above.
 	q4_0, q8_0 q8Rows
+
+	// Multi-row kernels for the k-quants; a nil rows4 means MatMul uses
+	// the one-row dot products.
+	q4_K, q5_K, q6_K kqRows
+}
+
+// kqRows are the multi-row kernels for one k-quant weight type, whose
+// activations are Q8_K blocks. Like q8Rows they must give, bit for bit,
+// what the set's one-row dot product gives for each (row, token) pair.
+type kqRows struct {
+	// permute, if not nil, copies nb Q8_K blocks from src to dst with the
+	// quants of each block reordered for the kernels (the scale and the
+	// block sums stay as they are); nil means the kernels read the Q8_K
+	// blocks as quantized.
+	permute func(dst, src []byte, nb int)
+	// rows4 computes out[0:4], the dot products of four weight rows,
+	// wstride bytes apart from w, with one activation row x of nb blocks.
+	rows4 func(out []float32, w []byte, wstride int, x []byte, nb int)
+	// tile4 computes a 4×4 tile: out[t*ostride+r] is the dot product of
+	// weight row r with activation row t (xstride bytes apart). Nil if the
+	// set has none.
+	tile4 func(out []float32, ostride int, w []byte, wstride int, x []byte, xstride int, nb int)
 }
 
 // q8Rows are the multi-row kernels for one weight type whose activations
@@ -60,6 +86,8 @@ var refKernels = kernelSet{
 	dotQ4_KQ8_K: dotQ4_KQ8_KRef,
 	dotQ6_KQ8_K: dotQ6_KQ8_KRef,
 	quantQ8_0:   quantizeQ8_0Act,
+	dotQ5_KQ8_K: dotQ5_KQ8_KRef,
+	dotBF16:     dotBF16Ref,
 }
 
 // kernels is the set this CPU runs. It is chosen once and never changed.
@@ -71,11 +99,9 @@ var accelerated = kernels.name != refKernels.name
 
 func dotF32(w []byte, x []float32) float32         { return kernels.dotF32(w, x) }
 func dotF16(w, x []byte, nb int) float32           { return kernels.dotF16(w, x, nb) }
-func dotBF16(w, x []byte, nb int) float32          { return dotBF16Ref(w, x, nb) }
 func dotQ4_0Q8_0(w, x []byte, nb int) float32      { return kernels.dotQ4_0Q8_0(w, x, nb) }
 func dotQ8_0Q8_0(w, x []byte, nb int) float32      { return kernels.dotQ8_0Q8_0(w, x, nb) }
 func dotQ4_KQ8_K(w, x []byte, nb int) float32      { return kernels.dotQ4_KQ8_K(w, x, nb) }
-func dotQ5_KQ8_K(w, x []byte, nb int) float32      { return dotQ5_KQ8_KRef(w, x, nb) }
 func dotQ6_KQ8_K(w, x []byte, nb int) float32      { return kernels.dotQ6_KQ8_K(w, x, nb) }
 func quantizeRowQ8_0Act(dst []byte, src []float32) { kernels.quantQ8_0(dst, src) }
 func quantizeRowQ8_K(dst []byte, src []float32)    { quantizeQ8_K(dst, src) }

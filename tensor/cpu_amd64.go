@@ -4,15 +4,20 @@ package tensor
 
 // x86-64 kernels, in q8_amd64.s (Q4_0/Q8_0 one- and four-row kernels,
 // activation quantization), q4_amd64.s (eight-row Q4_0 kernels),
-// kq_amd64.s (Q4_K/Q6_K dots) and f32_amd64.s (F32/F16 dots). Two sets exist besides the references:
+// kq_amd64.s (Q4_K/Q5_K/Q6_K dots), kqrows_amd64.s (four-row and 4×4
+// k-quant kernels), bf16_amd64.s (BF16 dots) and f32_amd64.s (F32/F16
+// dots). Two sets exist besides the references:
 //
 //	avx2:     AVX2, FMA and F16C (Haswell, Zen 1 and later)
 //	avx512:   the avx2 set plus AVX-512 F/BW/VL and VNNI kernels that use
-//	          VPDPBUSD and the 32 vector registers (Ice Lake, Zen 4)
+//	          VPDPBUSD/VPDPWSSD and the 32 vector registers (Ice Lake,
+//	          Zen 4), and VDPBF16PS for BF16 where the CPU has AVX512_BF16
 //
-// For Q4_0, Q8_0, Q4_K and Q6_K both compute the float arithmetic of
-// llama.cpp's x86 CPU backend (see q8_amd64.s, kq_amd64.s), so they agree
-// with it and with each other bit for bit. The F32/F16 dots only agree up to rounding.
+// For Q4_0, Q8_0 and Q4_K both compute the float arithmetic of llama.cpp's
+// x86 CPU backend (see q8_amd64.s, kq_amd64.s), so they agree with it and
+// with each other bit for bit; for Q5_K and Q6_K they take the reference's
+// float steps and agree with each other bit for bit. The F32/F16/BF16 dots
+// only agree up to rounding.
 //
 // Feature detection uses CPUID directly rather than golang.org/x/sys/cpu,
 // to keep the module free of that dependency for a dozen lines.
@@ -23,6 +28,7 @@ func xgetbv() (eax, edx uint32)
 
 type x86Features struct {
 	avx2, avx512 bool // avx2 implies FMA and F16C; avx512 implies F, BW, VL and VNNI
+	bf16         bool // AVX512_BF16 (VDPBF16PS), with avx512
 }
 
 func detectX86() x86Features {
@@ -57,6 +63,12 @@ func detectX86() x86Features {
 	)
 	f.avx512 = f.avx2 && ebx7&(avx512f|avx512bw|avx512vl) == avx512f|avx512bw|avx512vl &&
 		ecx7&vnni != 0 && xcr0&0xe0 == 0xe0
+	// AVX512_BF16 is bit 5 of EAX in leaf 7 sub-leaf 1, which exists if
+	// sub-leaf 0 reports it in EAX.
+	if maxSub, _, _, _ := cpuid(7, 0); f.avx512 && maxSub >= 1 {
+		eax71, _, _, _ := cpuid(7, 1)
+		f.bf16 = eax71&(1<<5) != 0
+	}
 	return f
 }
 
@@ -72,6 +84,8 @@ func avx2Kernels() kernelSet {
 		dotQ8_0Q8_0: dotQ8_0Q8_0AVX2Go,
 		dotQ4_KQ8_K: dotQ4_KQ8_KAVX2Go,
 		dotQ6_KQ8_K: dotQ6_KQ8_KAVX2Go,
+		dotQ5_KQ8_K: dotQ5_KQ8_KAVX2Go,
+		dotBF16:     dotBF16AVX2Go,
 		quantQ8_0:   quantizeQ8_0AVX2Go,
 		q4_0:        q8Rows{rows4: rows4Q4_0AVX2Go, expand: expandQ8_0AVX2Go, rows8: q4Rows8AVX2Go},
 		q8_0:        q8Rows{rows4: rows4Q8_0AVX2Go},
@@ -86,6 +100,12 @@ func avx512Kernels() kernelSet {
 		expand: expandQ8_0AVX2Go, rows8: q4Rows8VNNIGo, tile8: q4Tile8VNNIGo,
 	}
 	k.q8_0 = q8Rows{rows4: rows4Q8_0VNNIGo, tile4: tile4Q8_0VNNIGo}
+	k.q4_K = kqRows{permute: permuteQ8K, rows4: rows4Q4_KVNNIGo, tile4: tile4Q4_KVNNIGo}
+	k.q5_K = kqRows{permute: permuteQ8K, rows4: rows4Q5_KVNNIGo, tile4: tile4Q5_KVNNIGo}
+	k.q6_K = kqRows{rows4: rows4Q6_KVNNIGo, tile4: tile4Q6_KVNNIGo}
+	if x86.bf16 {
+		k.dotBF16 = dotBF16AVX512Go
+	}
 	return k
 }
 
@@ -229,6 +249,95 @@ func dotQ6_KQ8_KAVX2Go(w, x []byte, nb int) float32 {
 	return dotQ6_KQ8_KAVX2(w, x, nb)
 }
 
+func dotQ5_KQ8_KAVX2Go(w, x []byte, nb int) float32 {
+	if nb <= 0 {
+		return 0
+	}
+	_, _ = w[nb*blockQ5_K-1], x[nb*blockQ8_K-1]
+	return dotQ5_KQ8_KAVX2(w, x, nb)
+}
+
+// permuteQ8K reorders the quants of each Q8_K block for the AVX-512
+// Q4_K and Q5_K kernels. These load 64 bytes of weight quants, whose low
+// nibbles are sub-blocks 2c and 2c+2 and whose high nibbles are 2c+1 and
+// 2c+3 (c = 0, 2); the activations of the 32-element sub-blocks are put
+// in the same order: 0 2 1 3 4 6 5 7.
+func permuteQ8K(dst, src []byte, nb int) {
+	if nb <= 0 {
+		return
+	}
+	_, _ = dst[nb*blockQ8_K-1], src[nb*blockQ8_K-1]
+	for b := 0; b < nb; b++ {
+		s := src[b*blockQ8_K : (b+1)*blockQ8_K]
+		d := dst[b*blockQ8_K : (b+1)*blockQ8_K]
+		copy(d[:q8KQsOff], s[:q8KQsOff])
+		for i, sub := range [8]int{0, 2, 1, 3, 4, 6, 5, 7} {
+			copy(d[q8KQsOff+32*i:q8KQsOff+32*i+32], s[q8KQsOff+32*sub:])
+		}
+		copy(d[q8KSumsOff:], s[q8KSumsOff:])
+	}
+}
+
+func checkKQRows(out []float32, ostride int, w []byte, wstride int, x []byte, xstride, nb, wblock, tokens int) {
+	if nb <= 0 || wstride < nb*wblock || tokens > 1 && (xstride < nb*blockQ8_K || ostride < 4) {
+		panic("tensor: k-quant rows: bad block count or stride")
+	}
+	_, _, _ = out[(tokens-1)*ostride+3], w[3*wstride+nb*wblock-1], x[(tokens-1)*xstride+nb*blockQ8_K-1]
+}
+
+func rows4Q4_KVNNIGo(out []float32, w []byte, wstride int, x []byte, nb int) {
+	checkKQRows(out, 0, w, wstride, x, 0, nb, blockQ4_K, 1)
+	rows4Q4_KVNNI(out, w, wstride, x, nb)
+}
+
+func rows4Q5_KVNNIGo(out []float32, w []byte, wstride int, x []byte, nb int) {
+	checkKQRows(out, 0, w, wstride, x, 0, nb, blockQ5_K, 1)
+	rows4Q5_KVNNI(out, w, wstride, x, nb)
+}
+
+func rows4Q6_KVNNIGo(out []float32, w []byte, wstride int, x []byte, nb int) {
+	checkKQRows(out, 0, w, wstride, x, 0, nb, blockQ6_K, 1)
+	rows4Q6_KVNNI(out, w, wstride, x, nb)
+}
+
+func tile4Q4_KVNNIGo(out []float32, ostride int, w []byte, wstride int, x []byte, xstride int, nb int) {
+	checkKQRows(out, ostride, w, wstride, x, xstride, nb, blockQ4_K, 4)
+	tile4Q4_KVNNI(out, ostride, w, wstride, x, xstride, nb)
+}
+
+func tile4Q5_KVNNIGo(out []float32, ostride int, w []byte, wstride int, x []byte, xstride int, nb int) {
+	checkKQRows(out, ostride, w, wstride, x, xstride, nb, blockQ5_K, 4)
+	tile4Q5_KVNNI(out, ostride, w, wstride, x, xstride, nb)
+}
+
+func tile4Q6_KVNNIGo(out []float32, ostride int, w []byte, wstride int, x []byte, xstride int, nb int) {
+	checkKQRows(out, ostride, w, wstride, x, xstride, nb, blockQ6_K, 4)
+	tile4Q6_KVNNI(out, ostride, w, wstride, x, xstride, nb)
+}
+
+// dotBF16AVX2Go and dotBF16AVX512Go run the assembly on the largest
+// whole number of its steps and add the rest with the reference.
+func dotBF16AVX2Go(w, x []byte, nb int) float32 {
+	return dotBF16Split(w, x, nb, 32, dotBF16AVX2)
+}
+
+func dotBF16AVX512Go(w, x []byte, nb int) float32 {
+	return dotBF16Split(w, x, nb, 128, dotBF16AVX512)
+}
+
+func dotBF16Split(w, x []byte, nb, step int, dot func(w, x []byte, n int) float32) float32 {
+	n := nb / step * step
+	var s float32
+	if n > 0 {
+		_, _ = w[2*n-1], x[2*n-1]
+		s = dot(w, x, n)
+	}
+	if n < nb {
+		s += dotBF16Ref(w[2*n:], x[2*n:], nb-n)
+	}
+	return s
+}
+
 func dotF32AVX2Go(w []byte, x []float32) float32 {
 	if len(x) == 0 {
 		return 0
@@ -299,3 +408,30 @@ func dotQ4_KQ8_KAVX2(w, x []byte, nb int) float32
 
 //go:noescape
 func dotQ6_KQ8_KAVX2(w, x []byte, nb int) float32
+
+//go:noescape
+func dotQ5_KQ8_KAVX2(w, x []byte, nb int) float32
+
+//go:noescape
+func rows4Q4_KVNNI(out []float32, w []byte, wstride int, x []byte, nb int)
+
+//go:noescape
+func rows4Q5_KVNNI(out []float32, w []byte, wstride int, x []byte, nb int)
+
+//go:noescape
+func rows4Q6_KVNNI(out []float32, w []byte, wstride int, x []byte, nb int)
+
+//go:noescape
+func tile4Q4_KVNNI(out []float32, ostride int, w []byte, wstride int, x []byte, xstride int, nb int)
+
+//go:noescape
+func tile4Q5_KVNNI(out []float32, ostride int, w []byte, wstride int, x []byte, xstride int, nb int)
+
+//go:noescape
+func tile4Q6_KVNNI(out []float32, ostride int, w []byte, wstride int, x []byte, xstride int, nb int)
+
+//go:noescape
+func dotBF16AVX2(w, x []byte, n int) float32
+
+//go:noescape
+func dotBF16AVX512(w, x []byte, n int) float32

@@ -2,8 +2,8 @@
 
 #include "textflag.h"
 
-// Q4_K and Q6_K dot products against Q8_K activations (AVX2). The integer
-// sums of each 256-element super-block are exact.
+// Q4_K, Q5_K and Q6_K dot products against Q8_K activations (AVX2). The
+// integer sums of each 256-element super-block are exact.
 //
 // Q4_K takes the float steps of the repacked 8×8 kernels llama.cpp's x86
 // backend uses on AVX2 CPUs: per super-block
@@ -11,7 +11,10 @@
 // accm = fma(float(sum of m*bsum), dmin*dx, accm); the result is
 // acc - accm.
 //
-// Q6_K instead keeps the reference's order, sum += (d*dx) * float(isum)
+// Q5_K keeps the reference's order, rounding each step:
+// sum += (d*dx) * float(isum), then sum -= (dmin*dx) * float(msum).
+//
+// Q6_K also keeps the reference's order, sum += (d*dx) * float(isum)
 // per super-block. llama.cpp's ggml_vec_dot_q6_K_q8_K sums eight lanes
 // that each mix elements 4k..4k+3 of every chunk with the -32 offset
 // correction of sub-blocks 2k and 2k+1; the lanes hold large values that
@@ -20,6 +23,8 @@
 
 DATA kqNib<>+0(SB)/4, $0x0f0f0f0f
 GLOBL kqNib<>(SB), RODATA|NOPTR, $4
+DATA kq16<>+0(SB)/4, $0x10101010
+GLOBL kq16<>(SB), RODATA|NOPTR, $4
 DATA kq3<>+0(SB)/4, $0x03030303
 GLOBL kq3<>(SB), RODATA|NOPTR, $4
 DATA kq12<>+0(SB)/4, $0x0c0c0c0c
@@ -282,4 +287,112 @@ k6loop:
 k6done:
 	VZEROUPPER
 	MOVSS X1, ret+56(FP)
+	RET
+
+// Q5KCHUNK is Q4KCHUNK for Q5_K: the fifth bits of the low nibbles are
+// bit 2c of the qh bytes in Y9, those of the high nibbles bit 2c+1. Each
+// chunk moves them to bit 4 (Y8 holds 0x10 bytes) and shifts Y9 right by
+// two for the next.
+#define Q5KCHUNK(Q, A1, A2, S1, S2) \
+	VMOVDQU    Q, Y3; \
+	VPAND      Y15, Y3, Y4; \
+	VPSRLW     $4, Y3, Y3; \
+	VPAND      Y15, Y3, Y3; \
+	VPSLLW     $4, Y9, Y5; \
+	VPSLLW     $3, Y9, Y6; \
+	VPSRLW     $2, Y9, Y9; \
+	VPAND      Y8, Y5, Y5; \
+	VPAND      Y8, Y6, Y6; \
+	VPOR       Y5, Y4, Y4; \
+	VPOR       Y6, Y3, Y3; \
+	VPMADDUBSW A1, Y4, Y4; \
+	VPMADDUBSW A2, Y3, Y3; \
+	VPSHUFB    S1, Y0, Y5; \
+	VPSHUFB    S2, Y0, Y6; \
+	VPMADDWD   Y5, Y4, Y4; \
+	VPMADDWD   Y6, Y3, Y3; \
+	VPADDD     Y4, Y10, Y10; \
+	VPADDD     Y3, Y10, Y10
+
+// func dotQ5_KQ8_KAVX2(w, x []byte, nb int) float32
+TEXT ·dotQ5_KQ8_KAVX2(SB), NOSPLIT, $0-60
+	MOVQ w_base+0(FP), SI
+	MOVQ x_base+24(FP), DI
+	MOVQ nb+48(FP), CX
+	VPBROADCASTD kqNib<>(SB), Y15
+	VPBROADCASTD kq16<>(SB), Y8
+	VXORPS X14, X14, X14 // sum
+	TESTQ CX, CX
+	JZ    k5done
+
+k5loop:
+	// Scales and mins as in dotQ4_KQ8_KAVX2.
+	MOVL 4(SI), AX
+	MOVL 8(SI), BX
+	MOVL 12(SI), DX
+	MOVL DX, R8
+	SHRL $4, R8
+	ANDL $0x0f0f0f0f, R8
+	MOVL BX, R9
+	SHRL $6, R9
+	ANDL $0x03030303, R9
+	SHLL $4, R9
+	ORL  R9, R8
+	MOVL BX, R10
+	ANDL $0x3f3f3f3f, R10
+	MOVL DX, R9
+	ANDL $0x0f0f0f0f, R9
+	MOVL AX, R11
+	SHRL $6, R11
+	ANDL $0x03030303, R11
+	SHLL $4, R11
+	ORL  R11, R9
+	ANDL $0x3f3f3f3f, AX
+	SHLQ $32, R9
+	ORQ  R9, AX
+	SHLQ $32, R8
+	ORQ  R8, R10
+	VMOVQ       AX, X0
+	VPMOVZXBW   X0, X0
+	VINSERTI128 $1, X0, Y0, Y0
+	VMOVQ       R10, X1
+	VPMOVZXBW   X1, X1
+
+	VPUNPCKLWD  X1, X1, X2
+	VPUNPCKHWD  X1, X1, X3
+	VINSERTI128 $1, X3, Y2, Y2
+	VPMADDWD    260(DI), Y2, Y11
+	HSUMI(Y11, X11, X12)
+
+	VMOVDQU 16(SI), Y9
+	VPXOR   Y10, Y10, Y10
+	Q5KCHUNK(48(SI), 4(DI), 36(DI), q4Shuf<>+0(SB), q4Shuf<>+32(SB))
+	Q5KCHUNK(80(SI), 68(DI), 100(DI), q4Shuf<>+64(SB), q4Shuf<>+96(SB))
+	Q5KCHUNK(112(SI), 132(DI), 164(DI), q4Shuf<>+128(SB), q4Shuf<>+160(SB))
+	Q5KCHUNK(144(SI), 196(DI), 228(DI), q4Shuf<>+192(SB), q4Shuf<>+224(SB))
+	HSUMI(Y10, X10, X12)
+
+	VMOVSS    (DI), X6
+	MOVWLZX   (SI), AX
+	MOVWLZX   2(SI), DX
+	VMOVD     AX, X7
+	VMOVD     DX, X5
+	VCVTPH2PS X7, X7
+	VCVTPH2PS X5, X5
+	VMULSS    X6, X7, X7 // d*dx
+	VMULSS    X6, X5, X5 // dmin*dx
+	VCVTDQ2PS X10, X10
+	VCVTDQ2PS X11, X11
+	VMULSS    X10, X7, X7
+	VADDSS    X7, X14, X14
+	VMULSS    X11, X5, X5
+	VSUBSS    X5, X14, X14
+	ADDQ $176, SI
+	ADDQ $292, DI
+	DECQ CX
+	JNZ  k5loop
+
+k5done:
+	VZEROUPPER
+	MOVSS X14, ret+56(FP)
 	RET

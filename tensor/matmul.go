@@ -60,7 +60,7 @@ func matmulKindOfSet(t Type, ks *kernelSet) (matmulKind, bool) {
 	case F16:
 		return matmulKind{act: F16, convert: convertF16, dot: ks.dotF16}, true
 	case BF16:
-		return matmulKind{act: BF16, convert: convertBF16, dot: dotBF16}, true
+		return matmulKind{act: BF16, convert: convertBF16, dot: orRef(ks.dotBF16, dotBF16Ref)}, true
 	case Q4_0:
 		return matmulKind{act: Q8_0, convert: ks.quantQ8_0, dot: ks.dotQ4_0Q8_0}, true
 	case Q8_0:
@@ -68,11 +68,19 @@ func matmulKindOfSet(t Type, ks *kernelSet) (matmulKind, bool) {
 	case Q4_K:
 		return matmulKind{act: Q8_K, convert: quantizeRowQ8_K, dot: ks.dotQ4_KQ8_K}, true
 	case Q5_K:
-		return matmulKind{act: Q8_K, convert: quantizeRowQ8_K, dot: dotQ5_KQ8_K}, true
+		return matmulKind{act: Q8_K, convert: quantizeRowQ8_K, dot: orRef(ks.dotQ5_KQ8_K, dotQ5_KQ8_KRef)}, true
 	case Q6_K:
 		return matmulKind{act: Q8_K, convert: quantizeRowQ8_K, dot: ks.dotQ6_KQ8_K}, true
 	}
 	return lowbitKind(t)
+}
+
+// orRef returns dot, or ref where a kernel set leaves dot out.
+func orRef(dot, ref func(w, x []byte, nb int) float32) func(w, x []byte, nb int) float32 {
+	if dot == nil {
+		return ref
+	}
+	return dot
 }
 
 func convertF16(dst []byte, src []float32) {
@@ -142,6 +150,12 @@ func matMul(p *Pool, out []float32, w Matrix, x []float32, n int, ks *kernelSet)
 		job.q8 = &ks.q4_0
 	case w.Type == Q8_0 && ks.q8_0.rows4 != nil:
 		job.q8 = &ks.q8_0
+	case w.Type == Q4_K && ks.q4_K.rows4 != nil:
+		job.kq = &ks.q4_K
+	case w.Type == Q5_K && ks.q5_K.rows4 != nil:
+		job.kq = &ks.q5_K
+	case w.Type == Q6_K && ks.q6_K.rows4 != nil:
+		job.kq = &ks.q6_K
 	}
 	if kind.act != F32 {
 		job.arow, _ = kind.act.RowBytes(w.Cols)
@@ -164,6 +178,17 @@ func matMul(p *Pool, out []float32, w Matrix, x []float32, n int, ks *kernelSet)
 			job.act = buf[:n*job.arow]
 			job.dx = unsafe.Slice((*float32)(unsafe.Pointer(&buf[size])), n*nb)
 			job.xx = buf[size+4*n*nb:]
+		} else if job.kq != nil {
+			// The k-quant kernels read permuted copies of the blocks,
+			// if they permute, after the blocks.
+			job.group = 4
+			if job.kq.permute != nil {
+				job.act = p.buffer(2 * size)
+				job.xx = job.act[size:]
+				job.act = job.act[:size]
+			} else {
+				job.act = p.buffer(size)
+			}
 		} else {
 			job.act = p.buffer(size)
 		}
@@ -198,9 +223,12 @@ type matmulJob struct {
 	// the block scales of act as float32, nb per token.
 	q8    *q8Rows
 	dx    []float32
-	xx    []byte // expanded blocks for q8.rows8, xrow bytes per token
+	xx    []byte // expanded blocks for q8.rows8, xrow bytes per token; permuted ones for kq
 	xrow  int
-	group int // rows per unit of work: 8 with q8.rows8, 4 with q8, else 1
+	group int // rows per unit of work: 8 with q8.rows8, 4 with q8 or kq, else 1
+
+	// For k-quant weights with multi-row kernels.
+	kq *kqRows
 }
 
 // convert converts the activations of tokens [lo, hi).
@@ -219,6 +247,9 @@ func (j *matmulJob) convert(lo, hi int) {
 				j.q8.expand(j.xx[i*j.xrow:(i+1)*j.xrow], a, nb)
 			}
 		}
+		if j.kq != nil && j.kq.permute != nil {
+			j.kq.permute(j.xx[i*j.arow:(i+1)*j.arow], a, cols/QK_K)
+		}
 	}
 }
 
@@ -228,6 +259,10 @@ func (j *matmulJob) rows(lo, hi int) {
 	lo, hi = lo*j.group, min(hi*j.group, j.w.Rows)
 	if j.q8 != nil {
 		j.rowsQ8(lo, hi)
+		return
+	}
+	if j.kq != nil {
+		j.rowsKQ(lo, hi)
 		return
 	}
 	rows, cols := j.w.Rows, j.w.Cols
@@ -296,6 +331,45 @@ func (j *matmulJob) rowsQ8(lo, hi int) {
 			}
 			for ; t < t1; t++ {
 				k.rows4(out[t*rows+r:t*rows+r+4], w, wrow, act[t*arow:(t+1)*arow], dx[t*nb:(t+1)*nb], nb)
+			}
+		}
+		for ; r < hi; r++ {
+			wr := data[r*wrow : (r+1)*wrow]
+			for t := t0; t < t1; t++ {
+				out[t*rows+r] = j.kind.dot(wr, act[t*arow:(t+1)*arow], nb)
+			}
+		}
+	}
+}
+
+// rowsKQ computes rows [lo, hi) of a k-quant matrix with the multi-row
+// kernels, as rowsQ8 does: four rows at a time, against four tokens at a
+// time where there is a tile kernel, the tokens in chunks that stay in
+// cache. Leftover rows take the one-row dot product, on the blocks as
+// quantized.
+func (j *matmulJob) rowsKQ(lo, hi int) {
+	rows, nb := j.w.Rows, j.w.Cols/QK_K
+	data, out, act := j.w.Data, j.out, j.act
+	wrow, arow := j.wrow, j.arow
+	k := j.kq
+	x := act
+	if k.permute != nil {
+		x = j.xx
+	}
+	chunk := max(4, actChunk/arow&^3)
+	for t0 := 0; t0 < j.n; t0 += chunk {
+		t1 := min(j.n, t0+chunk)
+		r := lo
+		for ; r+4 <= hi; r += 4 {
+			w := data[r*wrow : (r+4)*wrow]
+			t := t0
+			if k.tile4 != nil {
+				for ; t+4 <= t1; t += 4 {
+					k.tile4(out[t*rows+r:], rows, w, wrow, x[t*arow:(t+4)*arow], arow, nb)
+				}
+			}
+			for ; t < t1; t++ {
+				k.rows4(out[t*rows+r:t*rows+r+4], w, wrow, x[t*arow:(t+1)*arow], nb)
 			}
 		}
 		for ; r < hi; r++ {
