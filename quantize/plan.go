@@ -165,6 +165,14 @@ func firstUint(f *gguf.File, key string) int {
 	return 0
 }
 
+// gqa is the number of query heads per key/value head, 0 when unknown.
+func (hp hparams) gqa() int {
+	if hp.headsKV == 0 {
+		return 0
+	}
+	return hp.heads / hp.headsKV
+}
+
 // is70B reports whether llama.cpp takes the model for Llama 2 70B, whose
 // attn_v it gives more bits: 8 query heads share each value head there.
 func (hp hparams) is70B() bool {
@@ -333,6 +341,20 @@ func (s *selector) mix(t *gguf.TensorInfo, cat category) (tensor.Type, error) {
 		}
 	case cat == catAttnV || cat == catAttnQKV || cat == catAttnKVB:
 		switch {
+		case ft == Q2_K:
+			typ = tensor.Q3_K
+			if hp.gqa() >= 4 {
+				typ = tensor.Q4_K
+			}
+		case ft == Q3_K_M:
+			typ = tensor.Q4_K
+			if s.iAttnV < 2 {
+				typ = tensor.Q5_K
+			}
+		case ft == Q3_K_L:
+			typ = tensor.Q5_K
+		case (ft == IQ4_NL || ft == IQ4_XS) && hp.gqa() >= 4:
+			typ = tensor.Q5_K
 		case (ft == Q4_K_M || ft == Q5_K_M) && useMoreBits(s.iAttnV, s.nAttnV):
 			typ = tensor.Q6_K
 		case ft == Q4_K_S && s.iAttnV < 4:
@@ -360,6 +382,22 @@ func (s *selector) mix(t *gguf.TensorInfo, cat category) (tensor.Type, error) {
 			}
 		}
 		switch {
+		case ft == Q2_K:
+			typ = tensor.Q3_K
+		case ft == Q3_K_M:
+			switch {
+			case i < n/16:
+				typ = tensor.Q5_K
+			case !falcon || useMoreBits(i, n):
+				typ = tensor.Q4_K
+			default:
+				typ = tensor.Q3_K
+			}
+		case ft == Q3_K_L:
+			typ = tensor.Q5_K
+			if falcon {
+				typ = tensor.Q4_K
+			}
 		case ft == Q4_K_M && falcon:
 			switch {
 			case i < n/16:
@@ -373,6 +411,8 @@ func (s *selector) mix(t *gguf.TensorInfo, cat category) (tensor.Type, error) {
 			if useMoreBits(i, n) {
 				typ = tensor.Q6_K
 			}
+		case (ft == IQ4_NL || ft == IQ4_XS) && i < n/8:
+			typ = tensor.Q5_K // llama.cpp does this only without an importance matrix
 		case ft == Q5_K_M && useMoreBits(i, n):
 			typ = tensor.Q6_K
 		case ft == Q4_K_S && !falcon && i < n/8:
@@ -380,7 +420,21 @@ func (s *selector) mix(t *gguf.TensorInfo, cat category) (tensor.Type, error) {
 		}
 		s.iFFNDown++
 	case cat == catAttnOutput:
-		if !falcon && hp.experts == 8 && (ft == Q4_K_S || ft == Q4_K_M) {
+		switch {
+		case falcon:
+			if ft == Q3_K_L {
+				typ = tensor.Q4_K
+			}
+		case hp.experts == 8:
+			switch ft {
+			case Q2_K, Q3_K_S, Q3_K_M, IQ4_NL, Q4_K_S, Q4_K_M, IQ4_XS:
+				typ = tensor.Q5_K
+			}
+		case ft == Q2_K:
+			typ = tensor.Q3_K
+		case ft == Q3_K_M:
+			typ = tensor.Q4_K
+		case ft == Q3_K_L:
 			typ = tensor.Q5_K
 		}
 	}
@@ -388,8 +442,9 @@ func (s *selector) mix(t *gguf.TensorInfo, cat category) (tensor.Type, error) {
 }
 
 // fallback replaces a type whose blocks do not divide the tensor's rows,
-// as llama.cpp does: a k-quant by a 32-element type of similar size, and a
-// type that still does not fit by F16.
+// as llama.cpp's tensor_type_fallback does: Q2_K and Q3_K by Q4_0, Q4_K by
+// Q5_0, Q5_K by Q5_1, Q6_K by Q8_0, IQ4_XS by IQ4_NL, and a type that
+// still does not fit by F16.
 func (s *selector) fallback(t *gguf.TensorInfo, typ tensor.Type) (tensor.Type, string, error) {
 	cols, bs := t.Dims[0], uint64(typ.BlockSize())
 	if cols%bs == 0 {
@@ -398,6 +453,8 @@ func (s *selector) fallback(t *gguf.TensorInfo, typ tensor.Type) (tensor.Type, s
 	s.fallbacks++
 	fb := typ
 	switch typ {
+	case tensor.IQ4_XS:
+		fb = tensor.IQ4_NL
 	case tensor.Q2_K, tensor.Q3_K:
 		fb = tensor.Q4_0
 	case tensor.Q4_K:

@@ -35,13 +35,16 @@ func TestParseFileType(t *testing.T) {
 		{"Q4_K", Q4_K_M}, {"Q5_K", Q5_K_M}, {"q4_k_s", Q4_K_S}, {"Q5_K_S", Q5_K_S}, {"Q5_K_M", Q5_K_M},
 		{"Q6_K", Q6_K}, {"F16", F16}, {"bf16", BF16}, {"F32", AllF32},
 		{"15", Q4_K_M}, {"7", Q8_0}, {"0", AllF32}, {"32", BF16},
+		{"Q4_1", Q4_1}, {"q5_0", Q5_0}, {"Q5_1", Q5_1}, {"Q2_K", Q2_K}, {"Q3_K_S", Q3_K_S},
+		{"Q3_K_M", Q3_K_M}, {"Q3_K", Q3_K_M}, {"q3_k_l", Q3_K_L}, {"IQ4_NL", IQ4_NL}, {"iq4_xs", IQ4_XS},
+		{"3", Q4_1}, {"8", Q5_0}, {"9", Q5_1}, {"10", Q2_K}, {"12", Q3_K_M}, {"25", IQ4_NL}, {"30", IQ4_XS},
 	} {
 		got, err := ParseFileType(tc.in)
 		if err != nil || got != tc.want {
 			t.Errorf("ParseFileType(%q) = %v, %v; want %v", tc.in, got, err, tc.want)
 		}
 	}
-	for _, in := range []string{"", "Q5_0", "Q4_1", "IQ2_XS", "Q3_K_M", "3", "8", "99", "Q4_K_X", "-1"} {
+	for _, in := range []string{"", "IQ2_XS", "Q2_K_S", "IQ3_M", "4", "21", "99", "Q4_K_X", "-1"} {
 		if ft, err := ParseFileType(in); err == nil {
 			t.Errorf("ParseFileType(%q) = %v, want an error", in, ft)
 		}
@@ -58,8 +61,8 @@ func TestFileTypeNames(t *testing.T) {
 			t.Errorf("%v has no default type", ft)
 		}
 	}
-	if _, ok := FileType(8).DefaultType(); ok {
-		t.Error("Q5_0 (8) has a default type, but no quantizer")
+	if _, ok := FileType(21).DefaultType(); ok {
+		t.Error("Q2_K_S (21) has a default type, but is not supported")
 	}
 }
 
@@ -92,6 +95,8 @@ func TestPlanTypes(t *testing.T) {
 	layers16.Layers = 16
 	f16 := untied8
 	f16.Type = tensor.F16
+	gqa4 := untied8
+	gqa4.KVHeads = 1
 	files := map[string]*gguf.File{}
 	file := func(name string, cfg llamatest.RandomConfig) *gguf.File {
 		if files[name] == nil {
@@ -112,6 +117,7 @@ func TestPlanTypes(t *testing.T) {
 	// with 16 to 0, 1, 4, 7, 10, 13, 14, 15.
 	more8 := []int{0, 3, 6, 7}
 	more16 := []int{0, 1, 4, 7, 10, 13, 14, 15}
+	all8 := []int{0, 1, 2, 3, 4, 5, 6, 7}
 	set := func(typ tensor.Type, names ...[]string) map[string]tensor.Type {
 		m := map[string]tensor.Type{}
 		for _, ns := range names {
@@ -163,6 +169,33 @@ func TestPlanTypes(t *testing.T) {
 		{"F16", "untied8", untied8, F16, tensor.F16, tensor.F32, nil},
 		{"BF16", "untied8", untied8, BF16, tensor.BF16, tensor.F32, nil},
 		{"F32 from F16", "f16", f16, AllF32, tensor.F32, tensor.F32, nil},
+		// The rules below follow llama-quant.cpp's for these file types.
+		{"Q4_1", "untied8", untied8, Q4_1, tensor.Q4_1, tensor.F32, set(tensor.Q6_K, output)},
+		{"Q5_0", "untied8", untied8, Q5_0, tensor.Q5_0, tensor.F32, set(tensor.Q6_K, output)},
+		{"Q5_1 tied", "tied8", tied8, Q5_1, tensor.Q5_1, tensor.F32, set(tensor.Q6_K, embd)},
+		{"Q2_K", "untied8", untied8, Q2_K, tensor.Q2_K, tensor.F32,
+			merge(set(tensor.Q6_K, output), set(tensor.Q3_K, layers("attn_v.weight", all8...),
+				layers("ffn_down.weight", all8...), layers("attn_output.weight", all8...)))},
+		{"Q2_K GQA 4", "gqa4", gqa4, Q2_K, tensor.Q2_K, tensor.F32,
+			merge(set(tensor.Q6_K, output), set(tensor.Q4_K, layers("attn_v.weight", all8...)),
+				set(tensor.Q3_K, layers("ffn_down.weight", all8...), layers("attn_output.weight", all8...)))},
+		{"Q3_K_S", "untied8", untied8, Q3_K_S, tensor.Q3_K, tensor.F32, set(tensor.Q6_K, output)},
+		{"Q3_K_M", "untied8", untied8, Q3_K_M, tensor.Q3_K, tensor.F32,
+			merge(set(tensor.Q6_K, output), set(tensor.Q5_K, layers("attn_v.weight", 0, 1)),
+				set(tensor.Q4_K, layers("attn_v.weight", 2, 3, 4, 5, 6, 7), layers("ffn_down.weight", all8...),
+					layers("attn_output.weight", all8...)))},
+		{"Q3_K_M 16 layers", "layers16", layers16, Q3_K_M, tensor.Q3_K, tensor.F32,
+			merge(set(tensor.Q6_K, output), set(tensor.Q5_K, layers("attn_v.weight", 0, 1), layers("ffn_down.weight", 0)),
+				set(tensor.Q4_K, layers("attn_v.weight", 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+					layers("ffn_down.weight", 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+					layers("attn_output.weight", 0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15)))},
+		{"Q3_K_L", "untied8", untied8, Q3_K_L, tensor.Q3_K, tensor.F32,
+			merge(set(tensor.Q6_K, output), set(tensor.Q5_K, layers("attn_v.weight", all8...),
+				layers("ffn_down.weight", all8...), layers("attn_output.weight", all8...)))},
+		{"IQ4_NL", "untied8", untied8, IQ4_NL, tensor.IQ4_NL, tensor.F32,
+			merge(set(tensor.Q6_K, output), set(tensor.Q5_K, layers("ffn_down.weight", 0)))},
+		{"IQ4_XS GQA 4", "gqa4", gqa4, IQ4_XS, tensor.IQ4_XS, tensor.F32,
+			merge(set(tensor.Q6_K, output), set(tensor.Q5_K, layers("ffn_down.weight", 0), layers("attn_v.weight", all8...)))},
 		{"Q4_K_M from F16", "f16", f16, Q4_K_M, tensor.Q4_K, tensor.F32,
 			set(tensor.Q6_K, output, layers("attn_v.weight", more8...), layers("ffn_down.weight", more8...))},
 	} {
@@ -224,8 +257,8 @@ func TestPlanOrder(t *testing.T) {
 
 // TestPlanFallbacks uses rows that are not whole k-quant blocks (64
 // columns) or not even whole 32-blocks (an FF of 80): llama.cpp falls back
-// to Q5_0 for Q4_K, to Q8_0 for Q6_K and to F16 when nothing fits, and the
-// plan replaces Q5_0, which has no quantizer, by Q8_0.
+// to Q5_0 for Q4_K, Q5_1 for Q5_K, Q8_0 for Q6_K, Q4_0 for Q2_K and Q3_K,
+// IQ4_NL for IQ4_XS, and to F16 when nothing fits.
 func TestPlanFallbacks(t *testing.T) {
 	f := randomFile(t, llamatest.RandomConfig{Embd: 64, FF: 80, Layers: 3, Heads: 4, KVHeads: 2})
 	type want struct {
@@ -240,19 +273,31 @@ func TestPlanFallbacks(t *testing.T) {
 		// Three layers: only layer 2 gets more bits (7n/8 = 2).
 		{Q4_K_M, 3*7 + 1, map[string]want{
 			"output.weight":            {tensor.Q8_0, tensor.Q8_0, ""}, // Q8_0 at once: 64 is not a multiple of 256
-			"token_embd.weight":        {tensor.Q8_0, tensor.Q5_0, "row of 64 is not a multiple of 256 (Q4_K): Q5_0; no Q5_0 quantizer in Joule, Q8_0 instead"},
+			"token_embd.weight":        {tensor.Q5_0, tensor.Q5_0, "row of 64 is not a multiple of 256 (Q4_K): Q5_0"},
 			"blk.2.attn_v.weight":      {tensor.Q8_0, tensor.Q8_0, "(Q6_K): Q8_0"},
-			"blk.1.attn_v.weight":      {tensor.Q8_0, tensor.Q5_0, "(Q4_K): Q5_0; no Q5_0 quantizer"},
+			"blk.1.attn_v.weight":      {tensor.Q5_0, tensor.Q5_0, "(Q4_K): Q5_0"},
 			"blk.1.ffn_down.weight":    {tensor.F16, tensor.F16, "row of 80 is not a multiple of 256 (Q4_K): F16"},
 			"blk.2.ffn_down.weight":    {tensor.F16, tensor.F16, "(Q6_K): F16"},
-			"blk.1.ffn_up.weight":      {tensor.Q8_0, tensor.Q5_0, "Q8_0 instead"},
-			"blk.2.attn_output.weight": {tensor.Q8_0, tensor.Q5_0, "Q8_0 instead"},
+			"blk.1.ffn_up.weight":      {tensor.Q5_0, tensor.Q5_0, "(Q4_K): Q5_0"},
+			"blk.2.attn_output.weight": {tensor.Q5_0, tensor.Q5_0, "(Q4_K): Q5_0"},
 			"blk.2.attn_norm.weight":   {tensor.F32, tensor.F32, ""},
 		}},
 		{Q5_K_S, 3*7 + 1, map[string]want{
-			"blk.0.attn_q.weight":   {tensor.Q8_0, tensor.Q5_1, "no Q5_1 quantizer in Joule, Q8_0 instead"},
+			"blk.0.attn_q.weight":   {tensor.Q5_1, tensor.Q5_1, "(Q5_K): Q5_1"},
 			"blk.0.ffn_down.weight": {tensor.F16, tensor.F16, "(Q5_K): F16"},
 			"output.weight":         {tensor.Q8_0, tensor.Q8_0, ""},
+		}},
+		{Q2_K, 3*7 + 1, map[string]want{
+			"output.weight":            {tensor.Q8_0, tensor.Q8_0, ""},
+			"token_embd.weight":        {tensor.Q4_0, tensor.Q4_0, "(Q2_K): Q4_0"},
+			"blk.0.attn_v.weight":      {tensor.Q4_0, tensor.Q4_0, "(Q3_K): Q4_0"},
+			"blk.0.attn_output.weight": {tensor.Q4_0, tensor.Q4_0, "(Q3_K): Q4_0"},
+			"blk.0.ffn_down.weight":    {tensor.F16, tensor.F16, "row of 80 is not a multiple of 256 (Q3_K): F16"},
+		}},
+		{IQ4_XS, 3*7 + 1, map[string]want{
+			"blk.0.attn_q.weight":   {tensor.IQ4_NL, tensor.IQ4_NL, "(IQ4_XS): IQ4_NL"},
+			"blk.1.ffn_gate.weight": {tensor.IQ4_NL, tensor.IQ4_NL, "(IQ4_XS): IQ4_NL"},
+			"blk.1.ffn_down.weight": {tensor.F16, tensor.F16, "(IQ4_XS): F16"},
 		}},
 		// The output matrix goes to Q6_K, which falls back to Q8_0.
 		{Q4_0, 3 + 1, map[string]want{

@@ -83,7 +83,11 @@ func TestWriteMatchesReference(t *testing.T) {
 		{Threads: 2, slabBytes: 5000},
 	}
 	for name, f := range models {
-		for _, ft := range []FileType{Q8_0, Q4_0, Q4_K_M, Q6_K, F16, AllF32} {
+		fts := []FileType{Q8_0, Q4_0, Q4_K_M, Q6_K, F16, AllF32}
+		if name == "F32" {
+			fts = append(fts, Q4_1, Q5_0, Q5_1, Q2_K, Q3_K_M, IQ4_NL, IQ4_XS)
+		}
+		for _, ft := range fts {
 			t.Run(name+"/"+ft.String(), func(t *testing.T) {
 				p, err := NewPlan(f, ft)
 				if err != nil {
@@ -244,6 +248,15 @@ func TestStories260KMatchesLlamaQuantize(t *testing.T) {
 		Q8_0: "5b266ac0806143b4a42cf60b685f69890780636cb10e3f1133baf69ff64fa1bb",
 		Q4_0: "4813c9e14f1a5ff9f2118c9bf6bfde24ee520a5cdd73ddfdbe36f01ddb187e5d",
 		Q6_K: "96f49def56df95e82dcaa3e047594368753aada8fab3036b7a667415b2da0cde",
+		// Made with testdata/llama_quantize.c. The model's rows of 64 send
+		// every k-quant and IQ4_XS to its fallback type.
+		Q4_1:   "ca26ebc85a28b63c45c7e5d8aa2d352386b86f70fa33fd168ba1ef9ec469fec9",
+		Q5_0:   "7756eb395434532ca6f379b167834d71c7d518ace5e6a9afa3afe1821c07a66d",
+		Q5_1:   "4f85db3e25e69a9fe3a26e77679959a1f58251a63a27240a6b8926a409c70714",
+		Q2_K:   "0dcc228a1926475378047e4d953da256f6653a727d4c671588382dd06c476f4b",
+		Q3_K_M: "1f18c7ceb3de0c1ee7c2342dbb56a62eaab72e97650fa00bdf15029da1071ad3",
+		IQ4_NL: "847ac2f9b3d2b0322417c3c1685f52f65d9ad79e975399739b955158e2fccae0",
+		IQ4_XS: "94ff228f0ddba318ec51fad25afb40f4e5f74796b45855273719400b8ae07b10",
 	} {
 		p, err := NewPlan(f, ft)
 		if err != nil {
@@ -255,6 +268,37 @@ func TestStories260KMatchesLlamaQuantize(t *testing.T) {
 		}
 		if got := hex.EncodeToString(h.Sum(nil)); got != sum {
 			t.Errorf("%s: sha256 %s, llama-quantize's %s", ft, got, sum)
+		}
+	}
+}
+
+// TestRandomModelMatchesLlamaQuantize compares whole files with the ones
+// llama.cpp's llama_model_quantize (testdata/llama_quantize.c, de3ff81)
+// wrote from the same random model, whose rows of 256 and 512 keep the
+// k-quants and IQ4_XS in their own types: their SHA-256 sums.
+func TestRandomModelMatchesLlamaQuantize(t *testing.T) {
+	f := randomFile(t, llamatest.RandomConfig{Embd: 256, FF: 512, Layers: 2, Heads: 4, KVHeads: 2, Seed: 9})
+	for ft, sum := range map[FileType]string{
+		Q4_1:   "8420b7064f7d3f0ce15a5cbe5f533ca09a2c873b33dd0bfef0c8071d108b061f",
+		Q5_0:   "925257798fb7fa6ea00af97aac8b12795a2ce34e2d28ff7ff7bb39fba2e25c4d",
+		Q5_1:   "db3803083ddc3e0e8c9b938fae6545d64a194f416c769e603c5b05043d646e8f",
+		Q2_K:   "0bee1c128974d416675799bed643841d4ecb24342e8d12a7d9eb68b505bdc016",
+		Q3_K_S: "a5f04ea8f69635b5cb94d9510e0484b9dae5827244a8a9a821b338f584005fe8",
+		Q3_K_M: "c40add767ffe726d7572df0a5a47c0f6ac5fe1b0aeeb0516f05159e3d4b8ebe3",
+		Q3_K_L: "4c4525442b6ae035842bd78f53a55a62b29bf92aac3b85fec1ebe44e25d51057",
+		IQ4_NL: "cb93689a4450a4e1fdecc15bdd8bf06f21105d5fa59551669f025ae6e56a1003",
+		IQ4_XS: "7714483a8b42b0b954c901fa0bbdf1f39d7298abce7a002b199984e39c96b912",
+	} {
+		p, err := NewPlan(f, ft)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := sha256.New()
+		if _, err := Write(h, f, p, Options{Threads: 2}); err != nil {
+			t.Fatal(err)
+		}
+		if got := hex.EncodeToString(h.Sum(nil)); got != sum {
+			t.Errorf("%s: sha256 %s, llama.cpp's %s", ft, got, sum)
 		}
 	}
 }

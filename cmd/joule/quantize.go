@@ -33,18 +33,19 @@ func newQuantizeCmd() *cobra.Command {
 		Use:   "quantize IN.gguf OUT.gguf TYPE",
 		Short: "Write a GGUF model with its weights quantized to TYPE",
 		Long: `Write a copy of a GGUF model whose weight matrices are converted to the file
-type TYPE, named as llama-quantize names it (Q4_K and Q5_K mean Q4_K_M and
-Q5_K_M), one of:
+type TYPE, named as llama-quantize names it (Q3_K, Q4_K and Q5_K mean Q3_K_M,
+Q4_K_M and Q5_K_M), one of:
   ` + strings.Join(names, ", ") + `
 
 Each tensor gets the type llama.cpp's llama-quantize gives it: norms and other
 1-D tensors keep their type, the output matrix (or a tied token embedding)
-gets Q6_K, the _M mixes give Q6_K to attn_v and ffn_down in some layers, and a
-tensor whose rows do not split into whole blocks falls back to a type whose
-blocks fit, or to F16. Where llama.cpp would use a type Joule cannot write yet
-(Q5_0, Q5_1), the smallest type that keeps at least as many bits is used, and
-a warning says so. All metadata is copied; general.file_type and
-general.quantization_version are set.
+gets Q6_K, the _M and _L mixes and Q2_K give attn_v, ffn_down and attn_output
+more bits in some layers, and a tensor whose rows do not split into whole
+blocks falls back to a type whose blocks fit (Q5_0 for Q4_K, Q5_1 for Q5_K,
+Q8_0 for Q6_K, Q4_0 for Q2_K and Q3_K, IQ4_NL for IQ4_XS), or to F16. IQ4_NL
+and IQ4_XS are quantized as llama-quantize does without an importance matrix.
+All metadata is copied; general.file_type and general.quantization_version
+are set.
 
 The input's tensors should be F32, F16 or BF16. Already quantized tensors are
 converted only with --allow-requantize, since that compounds two roundings.`,
