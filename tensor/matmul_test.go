@@ -249,7 +249,7 @@ func TestMatMulPanics(t *testing.T) {
 		n    int
 		want string
 	}{
-		{"unsupported type", Matrix{Type: Q4_1, Rows: 1, Cols: 32, Data: make([]byte, 20)}, make([]float32, 32), make([]float32, 1), 1, "Q4_1"},
+		{"unsupported type", Matrix{Type: IQ2_XXS, Rows: 1, Cols: 256, Data: make([]byte, 66)}, make([]float32, 256), make([]float32, 1), 1, "IQ2_XXS"},
 		{"partial block", Matrix{Type: Q8_0, Rows: 1, Cols: 16, Data: make([]byte, 34)}, make([]float32, 16), make([]float32, 1), 1, "multiple"},
 		{"short data", Matrix{Type: Q8_0, Rows: 3, Cols: 32, Data: make([]byte, 68)}, make([]float32, 32), make([]float32, 3), 1, "needs 102 bytes"},
 		{"short x", ok, make([]float32, 63), make([]float32, 4), 2, "len(x) = 63"},

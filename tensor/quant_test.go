@@ -208,7 +208,7 @@ func TestQuantizeErrors(t *testing.T) {
 		n    int
 		want string
 	}{
-		{Q4_1, 32, "Q4_1"},
+		{IQ2_XXS, 256, "IQ2_XXS"},
 		{IQ2_XS, 256, "IQ2_XS"},
 		{Type(99), 32, "type(99)"},
 		{Q4_0, 31, "multiple"},

@@ -109,13 +109,13 @@ func TestQuantizeDryRunAndErrors(t *testing.T) {
 	if _, err := os.Stat(out); err == nil {
 		t.Error("--dry-run wrote the output file")
 	}
-	for _, s := range []string{"blk.0.attn_q.weight", "Q8_0", "nothing written"} {
+	for _, s := range []string{"blk.0.attn_q.weight", "Q5_0", "nothing written"} {
 		if !strings.Contains(stdout, s) {
 			t.Errorf("--dry-run output lacks %q:\n%s", s, stdout)
 		}
 	}
-	// 64 columns do not fit Q4_K; llama.cpp's Q5_0 fallback is replaced.
-	if !strings.Contains(stderr, "no Q5_0 quantizer in Joule, Q8_0 instead") || !strings.Contains(stderr, "needed a fallback type") {
+	// 64 columns do not fit Q4_K: llama.cpp's fallback is Q5_0.
+	if !strings.Contains(stderr, "row of 64 is not a multiple of 256 (Q4_K): Q5_0") || !strings.Contains(stderr, "needed a fallback type") {
 		t.Errorf("no fallback warnings:\n%s", stderr)
 	}
 
@@ -128,7 +128,7 @@ func TestQuantizeDryRunAndErrors(t *testing.T) {
 	}
 
 	for _, args := range [][]string{
-		{"quantize", in, out, "Q5_0"},
+		{"quantize", in, out, "IQ2_XXS"},
 		{"quantize", in, out},
 		{"quantize", filepath.Join(t.TempDir(), "missing.gguf"), out, "Q8_0"},
 		{"quantize", "-t", "0", in, out, "Q8_0"},
