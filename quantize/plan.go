@@ -65,8 +65,12 @@ func NewPlan(f *gguf.File, ft FileType) (*Plan, error) {
 	if !ok {
 		return nil, fmt.Errorf("quantize: file type %s is not supported", ft)
 	}
+	// gguf.Open joins a split model's parts into one File; a part read
+	// alone (gguf.OpenPart, Parse) holds only some of the tensors.
 	if n, err := f.Uint("split.count"); err == nil && n > 1 {
-		return nil, errors.New("quantize: the file is one part of a split model; merge the parts first")
+		if total, err := f.Uint("split.tensors.count"); err != nil || total != uint64(len(f.Tensors)) {
+			return nil, errors.New("quantize: the file is one part of a split model; open the first part so that all are read")
+		}
 	}
 	hp, err := readHParams(f)
 	if err != nil {

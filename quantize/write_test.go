@@ -302,3 +302,47 @@ func TestRandomModelMatchesLlamaQuantize(t *testing.T) {
 		}
 	}
 }
+
+// TestWriteSplitModel quantizes a model split into parts, opened by its
+// first part, and checks the result is the file quantizing the whole model
+// gives.
+func TestWriteSplitModel(t *testing.T) {
+	whole := randomFile(t, llamatest.RandomConfig{Embd: 256, FF: 512, Layers: 2, Heads: 4, Seed: 9})
+	w, err := gguf.NewWriterFrom(whole)
+	if err != nil {
+		t.Fatal(err)
+	}
+	paths, err := w.WriteSplit(filepath.Join(t.TempDir(), "model"), gguf.SplitOptions{MaxTensors: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(paths) < 3 {
+		t.Fatalf("split into %d parts, want several", len(paths))
+	}
+	split, err := gguf.Open(paths[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer split.Close()
+
+	pw, err := NewPlan(whole, Q4_K_M)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ps, err := NewPlan(split, Q4_K_M)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(write(t, split, ps, Options{}), write(t, whole, pw, Options{})) {
+		t.Error("quantizing the split model gave another file than quantizing the whole one")
+	}
+
+	part, err := gguf.OpenPart(paths[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer part.Close()
+	if _, err := NewPlan(part, Q4_K_M); err == nil || !strings.Contains(err.Error(), "first part") {
+		t.Errorf("planning a lone part: %v", err)
+	}
+}
