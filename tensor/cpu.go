@@ -71,6 +71,12 @@ type q8Rows struct {
 	expand func(dst, src []byte, nb int)
 	rows8  func(out []float32, w []byte, wstride int, xx []byte, nb int)
 	tile8  func(out []float32, ostride int, w []byte, wstride int, xx []byte, xstride int, nb int)
+
+	// The eight-row kernels over packed weights (pack.go): w is one
+	// packed group of eight rows. Pack packs only for sets with prows8;
+	// ptile8 may be nil.
+	prows8 func(out []float32, w []byte, xx []byte, nb int)
+	ptile8 func(out []float32, ostride int, w []byte, xx []byte, xstride int, nb int)
 }
 
 // blockQ8_0X is the size of an expanded Q8_0 block (q8Rows.expand).

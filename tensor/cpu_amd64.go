@@ -87,7 +87,7 @@ func avx2Kernels() kernelSet {
 		dotQ5_KQ8_K: dotQ5_KQ8_KAVX2Go,
 		dotBF16:     dotBF16AVX2Go,
 		quantQ8_0:   quantizeQ8_0AVX2Go,
-		q4_0:        q8Rows{rows4: rows4Q4_0AVX2Go, expand: expandQ8_0AVX2Go, rows8: q4Rows8AVX2Go},
+		q4_0:        q8Rows{rows4: rows4Q4_0AVX2Go, expand: expandQ8_0AVX2Go, rows8: q4Rows8AVX2Go, prows8: q4PackedRows8AVX2Go},
 		q8_0:        q8Rows{rows4: rows4Q8_0AVX2Go},
 	}
 }
@@ -98,6 +98,7 @@ func avx512Kernels() kernelSet {
 	k.q4_0 = q8Rows{
 		rows4: rows4Q4_0VNNIGo, tile4: tile4Q4_0VNNIGo,
 		expand: expandQ8_0AVX2Go, rows8: q4Rows8VNNIGo, tile8: q4Tile8VNNIGo,
+		prows8: q4PackedRows8VNNIGo, ptile8: q4PackedTile8VNNIGo,
 	}
 	k.q8_0 = q8Rows{rows4: rows4Q8_0VNNIGo, tile4: tile4Q8_0VNNIGo}
 	k.q4_K = kqRows{permute: permuteQ8K, rows4: rows4Q4_KVNNIGo, tile4: tile4Q4_KVNNIGo}

@@ -11,10 +11,19 @@ type Matrix struct {
 	Type       Type
 	Rows, Cols int
 	Data       []byte
+
+	packed bool // rows in groups of eight, see Pack
 }
 
-// Row returns the bytes of row i.
+// Packed reports whether m's rows are packed (see Pack).
+func (m Matrix) Packed() bool { return m.packed }
+
+// Row returns the bytes of row i. It panics for a packed matrix, whose
+// rows are interleaved.
 func (m Matrix) Row(i int) []byte {
+	if m.packed {
+		panic("tensor: Matrix.Row of a packed matrix")
+	}
 	rb, err := m.Type.RowBytes(m.Cols)
 	if err != nil {
 		panic(fmt.Sprintf("tensor: Matrix.Row: %v", err))
@@ -146,6 +155,11 @@ func matMul(p *Pool, out []float32, w Matrix, x []float32, n int, ks *kernelSet)
 	}
 	switch {
 	case w.Cols == 0:
+	case w.packed:
+		if ks.q4_0.prows8 == nil {
+			panic("tensor: MatMul: a packed matrix with the " + ks.name + " kernels, which have none for it")
+		}
+		job.q8 = &ks.q4_0
 	case w.Type == Q4_0 && ks.q4_0.rows4 != nil:
 		job.q8 = &ks.q4_0
 	case w.Type == Q8_0 && ks.q8_0.rows4 != nil:
@@ -307,7 +321,22 @@ func (j *matmulJob) rowsQ8(lo, hi int) {
 	for t0 := 0; t0 < j.n; t0 += chunk {
 		t1 := min(j.n, t0+chunk)
 		r := lo
-		if k.rows8 != nil {
+		if j.w.packed {
+			// Whole groups of eight are packed; the rows after the last
+			// one keep the file's layout and take the kernels below.
+			for ; r+8 <= hi; r += 8 {
+				w := data[r*wrow : (r+8)*wrow]
+				t := t0
+				if k.ptile8 != nil {
+					for ; t+8 <= t1; t += 8 {
+						k.ptile8(out[t*rows+r:], rows, w, xx[t*xrow:(t+8)*xrow], xrow, nb)
+					}
+				}
+				for ; t < t1; t++ {
+					k.prows8(out[t*rows+r:t*rows+r+8], w, xx[t*xrow:(t+1)*xrow], nb)
+				}
+			}
+		} else if k.rows8 != nil {
 			for ; r+8 <= hi; r += 8 {
 				w := data[r*wrow : (r+8)*wrow]
 				t := t0

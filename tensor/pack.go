@@ -1,0 +1,82 @@
+package tensor
+
+import "fmt"
+
+// Packed Q4_0 weights.
+//
+// In a GGUF file each row's blocks follow one another, so a kernel working
+// on eight rows at once reads eight streams and must gather their scales
+// and transpose their nibbles for every block. Packing does that once, at
+// load time: the rows are taken in groups of eight, and a group's block b
+// is stored as 144 bytes, the eight rows' fp16 scales side by side
+// followed by V_0..V_3, 32 bytes each, where bytes 4r..4r+3 of V_k are
+// bytes 4k..4k+3 of row r's nibbles. The kernels then read one sequential
+// stream. Rows past the last whole group keep the file's layout, after
+// the groups. The values, and so every result, are unchanged.
+
+// Pack returns m with its rows packed for MatMul's fastest kernels on
+// this CPU, in new memory, or m itself when there are none for its type
+// (only Q4_0 has a packed layout, on x86-64 with AVX2) or it has fewer
+// than eight rows. MatMul gives the same results, bit for bit, for the
+// packed matrix, which it reads as one stream; Row cannot be used on it.
+func Pack(m Matrix) Matrix {
+	if m.packed || m.Type != Q4_0 || kernels.q4_0.prows8 == nil || m.Rows < packGroup || m.Check() != nil {
+		return m
+	}
+	nb := m.Cols / qk4_0
+	data := make([]byte, m.Rows*nb*blockQ4_0)
+	packQ4_0(data, m.Data, m.Rows, nb)
+	return Matrix{Type: m.Type, Rows: m.Rows, Cols: m.Cols, Data: data, packed: true}
+}
+
+// packGroup is the number of rows packed together.
+const packGroup = 8
+
+// blockQ4_0x8 is the size of one packed block of eight rows.
+const blockQ4_0x8 = packGroup * blockQ4_0
+
+// packQ4_0 writes the packing of the Q4_0 matrix src (rows of nb blocks)
+// to dst, which must have len(src) bytes.
+func packQ4_0(dst, src []byte, rows, nb int) {
+	wrow := nb * blockQ4_0
+	if len(src) < rows*wrow || len(dst) < rows*wrow {
+		panic(fmt.Sprintf("tensor: packQ4_0: %d rows of %d blocks need %d bytes, have %d and %d", rows, nb, rows*wrow, len(src), len(dst)))
+	}
+	groups := rows / packGroup
+	for g := range groups {
+		out := dst[g*packGroup*wrow:]
+		for b := range nb {
+			pb := out[b*blockQ4_0x8 : (b+1)*blockQ4_0x8]
+			for r := range packGroup {
+				blk := src[(g*packGroup+r)*wrow+b*blockQ4_0:][:blockQ4_0]
+				pb[2*r], pb[2*r+1] = blk[0], blk[1]
+				for k := range 4 {
+					copy(pb[16+32*k+4*r:16+32*k+4*r+4], blk[2+4*k:2+4*k+4])
+				}
+			}
+		}
+	}
+	tail := groups * packGroup * wrow
+	copy(dst[tail:rows*wrow], src[tail:rows*wrow])
+}
+
+// unpackQ4_0 undoes packQ4_0.
+func unpackQ4_0(dst, src []byte, rows, nb int) {
+	wrow := nb * blockQ4_0
+	groups := rows / packGroup
+	for g := range groups {
+		in := src[g*packGroup*wrow:]
+		for b := range nb {
+			pb := in[b*blockQ4_0x8 : (b+1)*blockQ4_0x8]
+			for r := range packGroup {
+				blk := dst[(g*packGroup+r)*wrow+b*blockQ4_0:][:blockQ4_0]
+				blk[0], blk[1] = pb[2*r], pb[2*r+1]
+				for k := range 4 {
+					copy(blk[2+4*k:2+4*k+4], pb[16+32*k+4*r:16+32*k+4*r+4])
+				}
+			}
+		}
+	}
+	tail := groups * packGroup * wrow
+	copy(dst[tail:rows*wrow], src[tail:rows*wrow])
+}

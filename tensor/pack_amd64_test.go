@@ -1,0 +1,168 @@
+//go:build !purego
+
+package tensor
+
+import (
+	"bytes"
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// packedCase makes a Q4_0 matrix of rows×nb blocks, its packing, and n
+// tokens of expanded activations.
+func packedCase(t testing.TB, r *rand.Rand, rows, nb, n int) (w, packed, xx []byte) {
+	t.Helper()
+	m, _ := randomMatrix(t, r, Q4_0, rows, nb*qk4_0)
+	packed = make([]byte, len(m.Data))
+	packQ4_0(packed, m.Data, rows, nb)
+	xx = make([]byte, n*nb*blockQ8_0X)
+	act := make([]byte, nb*blockQ8_0)
+	x := make([]float32, nb*qk8_0)
+	for i := range n {
+		for j := range x {
+			x[j] = float32(r.NormFloat64())
+		}
+		quantizeQ8_0Act(act, x)
+		expandQ8_0AVX2Go(xx[i*nb*blockQ8_0X:], act, nb)
+	}
+	return m.Data, packed, xx
+}
+
+func TestPackQ4_0RoundTrip(t *testing.T) {
+	r := rand.New(rand.NewPCG(70, 71))
+	for _, rows := range []int{1, 7, 8, 9, 16, 21} {
+		for _, nb := range []int{1, 3, 8} {
+			w, packed, _ := packedCase(t, r, rows, nb, 0)
+			if rows >= packGroup && bytes.Equal(w, packed) {
+				t.Fatalf("%d rows × %d blocks: packing changed nothing", rows, nb)
+			}
+			back := make([]byte, len(w))
+			unpackQ4_0(back, packed, rows, nb)
+			if !bytes.Equal(back, w) {
+				t.Fatalf("%d rows × %d blocks: unpack(pack(w)) != w", rows, nb)
+			}
+		}
+	}
+}
+
+// TestPackedQ4_0Kernels checks the packed kernels give, bit for bit, what
+// the eight-row kernels give on the file's layout.
+func TestPackedQ4_0Kernels(t *testing.T) {
+	if !x86.avx2 {
+		t.Skip("no AVX2")
+	}
+	r := rand.New(rand.NewPCG(72, 73))
+	for _, nb := range []int{1, 2, 5, 24, 64} {
+		w, packed, xx := packedCase(t, r, 8, nb, 8)
+		wrow := nb * blockQ4_0
+		xrow := nb * blockQ8_0X
+		want := make([]float32, 8)
+		got := make([]float32, 8)
+		for tok := range 8 {
+			x := xx[tok*xrow : (tok+1)*xrow]
+			q4Rows8AVX2Go(want, w, wrow, x, nb)
+			q4PackedRows8AVX2Go(got, packed, x, nb)
+			same(t, "AVX2 rows8", nb, want, got)
+			if x86.avx512 {
+				q4Rows8VNNIGo(want, w, wrow, x, nb)
+				q4PackedRows8VNNIGo(got, packed, x, nb)
+				same(t, "VNNI rows8", nb, want, got)
+			}
+		}
+		if x86.avx512 {
+			const ostride = 11
+			want := make([]float32, 8*ostride)
+			got := make([]float32, 8*ostride)
+			q4Tile8VNNIGo(want, ostride, w, wrow, xx, xrow, nb)
+			q4PackedTile8VNNIGo(got, ostride, packed, xx, xrow, nb)
+			same(t, "VNNI tile8", nb, want, got)
+		}
+	}
+}
+
+func same(t *testing.T, what string, nb int, want, got []float32) {
+	t.Helper()
+	for i := range want {
+		if math.Float32bits(want[i]) != math.Float32bits(got[i]) {
+			t.Fatalf("%s, %d blocks: [%d] = %v, want %v", what, nb, i, got[i], want[i])
+		}
+	}
+}
+
+// BenchmarkPackedQ4_0 streams a TinyLlama-sized set of Q4_0 matrices (too
+// big for the caches) through the eight-row kernels, file layout against
+// packed, on one thread. GB/s counts weight bytes.
+func BenchmarkPackedQ4_0(b *testing.B) {
+	if !x86.avx512 {
+		b.Skip("no AVX-512 VNNI")
+	}
+	const rows, nb, mats = 5632, 64, 56 // 56 × 5632×2048: 364 MB, more than the L3 cache
+	r := rand.New(rand.NewPCG(74, 75))
+	var ws, ps [][]byte
+	var xx []byte
+	for range mats {
+		w, p, x := packedCase(b, r, rows, nb, 1)
+		ws, ps, xx = append(ws, w), append(ps, p), x
+	}
+	out := make([]float32, 8)
+	wrow := nb * blockQ4_0
+	run := func(b *testing.B, f func(m, g int)) {
+		b.SetBytes(int64(mats * rows * wrow))
+		for b.Loop() {
+			for m := range mats {
+				for g := 0; g < rows/8; g++ {
+					f(m, g)
+				}
+			}
+		}
+		b.ReportMetric(float64(mats*rows*wrow)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GB/s")
+	}
+	b.Run("file", func(b *testing.B) {
+		run(b, func(m, g int) { q4Rows8VNNIGo(out, ws[m][g*8*wrow:], wrow, xx, nb) })
+	})
+	b.Run("packed", func(b *testing.B) {
+		run(b, func(m, g int) { q4PackedRows8VNNIGo(out, ps[m][g*8*wrow:], xx, nb) })
+	})
+}
+
+// TestMatMulPacked checks MatMul gives the same bits for a packed matrix
+// as for the file's layout, over row counts with and without a tail of
+// unpacked rows, one token and many, and one thread and two.
+func TestMatMulPacked(t *testing.T) {
+	if kernels.q4_0.prows8 == nil {
+		t.Skip("no packed kernels in the " + kernels.name + " set")
+	}
+	r := rand.New(rand.NewPCG(76, 77))
+	for _, threads := range []int{1, 2} {
+		p := NewPool(threads)
+		for _, rows := range []int{8, 13, 64, 100} {
+			for _, n := range []int{1, 3, 8, 17} {
+				const cols = 96
+				m, _ := randomMatrix(t, r, Q4_0, rows, cols)
+				pm := Pack(m)
+				if !pm.Packed() || m.Packed() {
+					t.Fatalf("Pack(%d rows): packed %v, original %v", rows, pm.Packed(), m.Packed())
+				}
+				x := make([]float32, n*cols)
+				for i := range x {
+					x[i] = float32(r.NormFloat64())
+				}
+				want := make([]float32, n*rows)
+				got := make([]float32, n*rows)
+				MatMul(p, want, m, x, n)
+				MatMul(p, got, pm, x, n)
+				same(t, "MatMul", rows*100+n, want, got)
+			}
+		}
+		p.Close()
+	}
+	small, _ := randomMatrix(t, r, Q4_0, 7, 32)
+	if Pack(small).Packed() {
+		t.Error("a matrix of 7 rows was packed")
+	}
+	q8, _ := randomMatrix(t, r, Q8_0, 16, 32)
+	if Pack(q8).Packed() {
+		t.Error("a Q8_0 matrix was packed")
+	}
+}

@@ -1,0 +1,201 @@
+//go:build !purego
+
+#include "textflag.h"
+
+// Q4_0 kernels over packed weights (see pack.go): eight rows' blocks
+// interleaved, their scales side by side and their nibbles already in the
+// transposed order q4_amd64.s's NIBBLES8 makes. The arithmetic is that of
+// q4Rows8* and q4Tile8*, so the results are the same bit for bit; what
+// changes is that the weights are one sequential stream with nothing to
+// gather or transpose.
+//
+// A packed block of eight rows is 144 bytes at SI: 8 fp16 scales, then
+// V_0..V_3, 32 bytes each.
+
+// PUNPACK8 loads the current packed block: the scales as float32 into Y13,
+// low nibbles of V_0..V_3 into Y4..Y7 and high nibbles into Y8..Y11. Y15
+// holds 0x0f bytes.
+#define PUNPACK8 \
+	VCVTPH2PS (SI), Y13; \
+	VMOVDQU   16(SI), Y4; \
+	VMOVDQU   48(SI), Y5; \
+	VMOVDQU   80(SI), Y6; \
+	VMOVDQU   112(SI), Y7; \
+	VPSRLW    $4, Y4, Y8; \
+	VPSRLW    $4, Y5, Y9; \
+	VPSRLW    $4, Y6, Y10; \
+	VPSRLW    $4, Y7, Y11; \
+	VPAND     Y15, Y4, Y4; \
+	VPAND     Y15, Y5, Y5; \
+	VPAND     Y15, Y6, Y6; \
+	VPAND     Y15, Y7, Y7; \
+	VPAND     Y15, Y8, Y8; \
+	VPAND     Y15, Y9, Y9; \
+	VPAND     Y15, Y10, Y10; \
+	VPAND     Y15, Y11, Y11
+
+DATA q4pnib<>+0(SB)/4, $0x0f0f0f0f
+GLOBL q4pnib<>(SB), RODATA|NOPTR, $4
+DATA q4pones16<>+0(SB)/4, $0x00010001
+GLOBL q4pones16<>(SB), RODATA|NOPTR, $4
+
+// func q4PackedRows8VNNI(out []float32, w []byte, xx []byte, nb int)
+TEXT ·q4PackedRows8VNNI(SB), NOSPLIT, $0-80
+	MOVQ w_base+24(FP), SI
+	MOVQ xx_base+48(FP), DI
+	MOVQ nb+72(FP), CX
+	VPBROADCASTD q4pnib<>(SB), Y15
+	VXORPS Y12, Y12, Y12
+
+pv8loop:
+	PREFETCHT0 8192(SI)
+	PUNPACK8
+	// Two chains of four, added at the end, as q4Rows8VNNI.
+	VPBROADCASTD  4(DI), Y0
+	VPXOR         Y1, Y1, Y1
+	VPDPBUSD.BCST 8(DI), Y4, Y0
+	VPDPBUSD.BCST 24(DI), Y8, Y1
+	VPDPBUSD.BCST 12(DI), Y5, Y0
+	VPDPBUSD.BCST 28(DI), Y9, Y1
+	VPDPBUSD.BCST 16(DI), Y6, Y0
+	VPDPBUSD.BCST 32(DI), Y10, Y1
+	VPDPBUSD.BCST 20(DI), Y7, Y0
+	VPDPBUSD.BCST 36(DI), Y11, Y1
+	VPADDD        Y1, Y0, Y0
+	VCVTDQ2PS     Y0, Y0
+	VMULPS.BCST   (DI), Y13, Y13
+	VFMADD231PS   Y0, Y13, Y12
+	ADDQ $144, SI
+	ADDQ $40, DI
+	DECQ CX
+	JNZ  pv8loop
+
+	MOVQ    out_base+0(FP), AX
+	VMOVUPS Y12, (AX)
+	VZEROUPPER
+	RET
+
+// func q4PackedRows8AVX2(out []float32, w []byte, xx []byte, nb int)
+TEXT ·q4PackedRows8AVX2(SB), NOSPLIT, $0-80
+	MOVQ w_base+24(FP), SI
+	MOVQ xx_base+48(FP), DI
+	MOVQ nb+72(FP), CX
+	VPBROADCASTD q4pnib<>(SB), Y15
+	VPBROADCASTD q4pones16<>(SB), Y14
+	VXORPS Y12, Y12, Y12
+
+pa8loop:
+	PREFETCHT0 8192(SI)
+	PUNPACK8
+	VPBROADCASTD 8(DI), Y0
+	VPMADDUBSW   Y0, Y4, Y2
+	VPBROADCASTD 12(DI), Y0
+	VPMADDUBSW   Y0, Y5, Y1
+	VPADDW       Y1, Y2, Y2
+	VPBROADCASTD 16(DI), Y0
+	VPMADDUBSW   Y0, Y6, Y1
+	VPADDW       Y1, Y2, Y2
+	VPBROADCASTD 20(DI), Y0
+	VPMADDUBSW   Y0, Y7, Y1
+	VPADDW       Y1, Y2, Y2
+	VPBROADCASTD 24(DI), Y0
+	VPMADDUBSW   Y0, Y8, Y3
+	VPBROADCASTD 28(DI), Y0
+	VPMADDUBSW   Y0, Y9, Y1
+	VPADDW       Y1, Y3, Y3
+	VPBROADCASTD 32(DI), Y0
+	VPMADDUBSW   Y0, Y10, Y1
+	VPADDW       Y1, Y3, Y3
+	VPBROADCASTD 36(DI), Y0
+	VPMADDUBSW   Y0, Y11, Y1
+	VPADDW       Y1, Y3, Y3
+	VPADDW       Y3, Y2, Y2
+	VPMADDWD     Y14, Y2, Y2
+	VPBROADCASTD 4(DI), Y0
+	VPADDD       Y0, Y2, Y2
+	VCVTDQ2PS    Y2, Y2
+	VBROADCASTSS (DI), Y0
+	VMULPS       Y0, Y13, Y13
+	VFMADD231PS  Y2, Y13, Y12
+	ADDQ $144, SI
+	ADDQ $40, DI
+	DECQ CX
+	JNZ  pa8loop
+
+	MOVQ    out_base+0(FP), AX
+	VMOVUPS Y12, (AX)
+	VZEROUPPER
+	RET
+
+// PTOK8 is q4_amd64.s's TOK8: the current block of the eight rows against
+// the token whose block is at XB, into int32 lanes P, then float lanes A.
+#define PTOK8(XB, P, A) \
+	VPBROADCASTD  4 XB, P; \
+	VPDPBUSD.BCST 8 XB, Y4, P; \
+	VPDPBUSD.BCST 12 XB, Y5, P; \
+	VPDPBUSD.BCST 16 XB, Y6, P; \
+	VPDPBUSD.BCST 20 XB, Y7, P; \
+	VPDPBUSD.BCST 24 XB, Y8, P; \
+	VPDPBUSD.BCST 28 XB, Y9, P; \
+	VPDPBUSD.BCST 32 XB, Y10, P; \
+	VPDPBUSD.BCST 36 XB, Y11, P; \
+	VCVTDQ2PS     P, P; \
+	VMULPS.BCST   XB, Y13, Y14; \
+	VFMADD231PS   P, Y14, A
+
+// func q4PackedTile8VNNI(out []float32, ostride int, w []byte, xx []byte, xstride int, nb int)
+// Eight tokens: token t's blocks at DI + t*R14, with R12 = 3*R14 and
+// R13 = DI + 4*R14.
+TEXT ·q4PackedTile8VNNI(SB), NOSPLIT, $0-96
+	MOVQ w_base+32(FP), SI
+	MOVQ xx_base+56(FP), DI
+	MOVQ xstride+80(FP), R14
+	LEAQ (R14)(R14*2), R12
+	LEAQ (DI)(R14*4), R13
+	MOVQ nb+88(FP), CX
+	VPBROADCASTD q4pnib<>(SB), Y15
+	VPXORD Y24, Y24, Y24
+	VPXORD Y25, Y25, Y25
+	VPXORD Y26, Y26, Y26
+	VPXORD Y27, Y27, Y27
+	VPXORD Y28, Y28, Y28
+	VPXORD Y29, Y29, Y29
+	VPXORD Y30, Y30, Y30
+	VPXORD Y31, Y31, Y31
+
+pw8loop:
+	PUNPACK8
+	PTOK8((DI), Y16, Y24)
+	PTOK8((DI)(R14*1), Y17, Y25)
+	PTOK8((DI)(R14*2), Y18, Y26)
+	PTOK8((DI)(R12*1), Y19, Y27)
+	PTOK8((R13), Y20, Y28)
+	PTOK8((R13)(R14*1), Y21, Y29)
+	PTOK8((R13)(R14*2), Y22, Y30)
+	PTOK8((R13)(R12*1), Y23, Y31)
+	ADDQ $144, SI
+	ADDQ $40, DI
+	ADDQ $40, R13
+	DECQ CX
+	JNZ  pw8loop
+
+	MOVQ    out_base+0(FP), AX
+	MOVQ    ostride+24(FP), R8
+	SHLQ    $2, R8
+	VMOVUPS Y24, (AX)
+	ADDQ    R8, AX
+	VMOVUPS Y25, (AX)
+	ADDQ    R8, AX
+	VMOVUPS Y26, (AX)
+	ADDQ    R8, AX
+	VMOVUPS Y27, (AX)
+	ADDQ    R8, AX
+	VMOVUPS Y28, (AX)
+	ADDQ    R8, AX
+	VMOVUPS Y29, (AX)
+	ADDQ    R8, AX
+	VMOVUPS Y30, (AX)
+	ADDQ    R8, AX
+	VMOVUPS Y31, (AX)
+	VZEROUPPER
+	RET
