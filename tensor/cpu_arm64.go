@@ -34,8 +34,8 @@ func neonKernels() kernelSet {
 		dotF16:      dotF16NEONGo,
 		dotQ4_0Q8_0: dotQ4_0Q8_0NEONGo,
 		dotQ8_0Q8_0: dotQ8_0Q8_0NEONGo,
-		dotQ4_KQ8_K: dotQ4_KQ8_KRef,
-		dotQ6_KQ8_K: dotQ6_KQ8_KRef,
+		dotQ4_KQ8_K: dotQ4_KQ8_KNEONGo,
+		dotQ6_KQ8_K: dotQ6_KQ8_KNEONGo,
 		quantQ8_0:   quantizeQ8_0NEONGo,
 		q4_0:        q8Rows{rows4: rows4Q4_0NEONGo},
 		q8_0:        q8Rows{rows4: rows4Q8_0NEONGo},
@@ -47,6 +47,8 @@ func dotprodKernels() kernelSet {
 	k.name = "dotprod"
 	k.dotQ4_0Q8_0 = dotQ4_0Q8_0SDOTGo
 	k.dotQ8_0Q8_0 = dotQ8_0Q8_0SDOTGo
+	k.dotQ4_KQ8_K = dotQ4_KQ8_KSDOTGo
+	k.dotQ6_KQ8_K = dotQ6_KQ8_KSDOTGo
 	k.q4_0 = q8Rows{rows4: rows4Q4_0SDOTGo}
 	k.q8_0 = q8Rows{rows4: rows4Q8_0SDOTGo}
 	return k
@@ -150,6 +152,42 @@ func rows4Q4_0SDOTGo(out []float32, w []byte, wstride int, x []byte, dx []float3
 	rows4Q4_0SDOT(out, w, wstride, x, dx, nb)
 }
 
+func checkDotK(w, x []byte, nb, wblock int) bool {
+	if nb <= 0 {
+		return false
+	}
+	_, _ = w[nb*wblock-1], x[nb*blockQ8_K-1]
+	return true
+}
+
+func dotQ4_KQ8_KNEONGo(w, x []byte, nb int) float32 {
+	if !checkDotK(w, x, nb, blockQ4_K) {
+		return 0
+	}
+	return dotQ4_KQ8_KNEON(w, x, nb)
+}
+
+func dotQ4_KQ8_KSDOTGo(w, x []byte, nb int) float32 {
+	if !checkDotK(w, x, nb, blockQ4_K) {
+		return 0
+	}
+	return dotQ4_KQ8_KSDOT(w, x, nb)
+}
+
+func dotQ6_KQ8_KNEONGo(w, x []byte, nb int) float32 {
+	if !checkDotK(w, x, nb, blockQ6_K) {
+		return 0
+	}
+	return dotQ6_KQ8_KNEON(w, x, nb)
+}
+
+func dotQ6_KQ8_KSDOTGo(w, x []byte, nb int) float32 {
+	if !checkDotK(w, x, nb, blockQ6_K) {
+		return 0
+	}
+	return dotQ6_KQ8_KSDOT(w, x, nb)
+}
+
 // Assembly kernels (neon_arm64.s). Activation quants must lie in
 // [-127, 127], as quantizeQ8_0Act makes them; weight quants may be any
 // int8. The SDOT kernels need the dot-product extension.
@@ -186,3 +224,15 @@ func rows4Q4_0NEON(out []float32, w []byte, wstride int, x []byte, dx []float32,
 
 //go:noescape
 func rows4Q4_0SDOT(out []float32, w []byte, wstride int, x []byte, dx []float32, nb int)
+
+//go:noescape
+func dotQ4_KQ8_KNEON(w, x []byte, nb int) float32
+
+//go:noescape
+func dotQ4_KQ8_KSDOT(w, x []byte, nb int) float32
+
+//go:noescape
+func dotQ6_KQ8_KNEON(w, x []byte, nb int) float32
+
+//go:noescape
+func dotQ6_KQ8_KSDOT(w, x []byte, nb int) float32

@@ -290,6 +290,231 @@ r4q8loop: \
 	FMOVS F30, 12(R0); \
 	RET
 
+// Integer vector multiplies and widenings for the k-quants.
+#define MUL4(d, n, m) WORD $(0x4ea09c00 | (m)<<16 | (n)<<5 | (d))    // mul    vd.4s, vn.4s, vm.4s
+#define MLA4(d, n, m) WORD $(0x4ea09400 | (m)<<16 | (n)<<5 | (d))    // mla    vd.4s, vn.4s, vm.4s
+#define UXTL8H(d, n) WORD $(0x2f08a400 | (n)<<5 | (d))               // uxtl   vd.8h, vn.8b
+#define UXTL8H2(d, n) WORD $(0x6f08a400 | (n)<<5 | (d))              // uxtl2  vd.8h, vn.16b
+#define UXTL4S(d, n) WORD $(0x2f10a400 | (n)<<5 | (d))               // uxtl   vd.4s, vn.4h
+#define UXTL4S2(d, n) WORD $(0x6f10a400 | (n)<<5 | (d))              // uxtl2  vd.4s, vn.8h
+#define SXTL8H(d, n) WORD $(0x0f08a400 | (n)<<5 | (d))               // sxtl   vd.8h, vn.8b
+#define SXTL4S(d, n) WORD $(0x0f10a400 | (n)<<5 | (d))               // sxtl   vd.4s, vn.4h
+#define SXTL4S2(d, n) WORD $(0x4f10a400 | (n)<<5 | (d))              // sxtl2  vd.4s, vn.8h
+
+// Q6INT leaves in V(r) four int32 lanes that add up to the product of the
+// 16 signed bytes of V(q) and V(x); V(t) is scratch. Without SDOT, two
+// products of at most 32·128 in magnitude fit an int16 lane.
+#define Q6INT_SDOT(q, x, r, t) \
+	ZERO(r); \
+	SDOT(r, q, x)
+
+#define Q6INT_NEON(q, x, r, t) \
+	SMULL(t, q, x); \
+	SMLAL2(t, q, x); \
+	SADDLP(r, t)
+
+// Q4_K against Q8_K (dotQ4_KQ8_KRef), llama.cpp's x86 float order: per
+// block isum = sum of scale·(sub-block dot product) and msum = sum of
+// min·(sub-block activation sum), then two fused chains,
+// acc = fma(isum, dw*dx, acc) and accm = fma(msum, dmin*dx, accm), and
+// acc - accm at the end.
+//
+// Q4KSUB computes the dot products of the next 32 quant bytes (R11) with
+// the next 64 activations (R12): the low nibbles' in the lanes of V(ra),
+// the high nibbles' in V(rb).
+#define Q4KSUB(INT, ra, rb) \
+	VLD1.P 32(R11), [V0.B16, V1.B16]; \
+	VLD1.P 64(R12), [V2.B16, V3.B16, V4.B16, V5.B16]; \
+	VAND   V30.B16, V0.B16, V6.B16; \
+	VAND   V30.B16, V1.B16, V7.B16; \
+	VUSHR  $4, V0.B16, V0.B16; \
+	VUSHR  $4, V1.B16, V1.B16; \
+	INT(6, 7, 2, 3, ra, 16); \
+	INT(0, 1, 4, 5, rb, 16)
+
+// The six-bit scales and mins of a Q4_K block: bytes 0-3 of the scale
+// field hold sc0-3 and the top bits of sc4-7, bytes 4-7 m0-3 and the top
+// bits of m4-7, bytes 8-11 the low bits of sc4-7 (low nibbles) and m4-7.
+// Leaves sc0-3, sc4-7 in V24, V25 and m0-3, m4-7 in V27, V26 as int32.
+#define Q4KSCALES \
+	MOVWU 4(R0), R3; \
+	MOVWU 8(R0), R4; \
+	MOVWU 12(R0), R5; \
+	ANDW  $0x3f3f3f3f, R3, R6; \
+	ANDW  $0x3f3f3f3f, R4, R7; \
+	LSRW  $6, R3, R8; \
+	ANDW  $0x03030303, R8; \
+	ANDW  $0x0f0f0f0f, R5, R9; \
+	ORRW  R8<<4, R9, R9; \
+	LSRW  $6, R4, R8; \
+	ANDW  $0x03030303, R8; \
+	LSRW  $4, R5, R10; \
+	ANDW  $0x0f0f0f0f, R10; \
+	ORRW  R8<<4, R10, R10; \
+	ORR   R9<<32, R6, R6; \
+	ORR   R10<<32, R7, R7; \
+	VMOV  R6, V24.D[0]; \
+	VMOV  R7, V24.D[1]; \
+	UXTL8H(25, 24); \
+	UXTL8H2(26, 24); \
+	UXTL4S(24, 25); \
+	UXTL4S2(25, 25); \
+	UXTL4S(27, 26); \
+	UXTL4S2(26, 26)
+
+#define DOTQ4_K(INT) \
+	MOVD  w_base+0(FP), R0; \
+	MOVD  x_base+24(FP), R1; \
+	MOVD  nb+48(FP), R2; \
+	VMOVI $15, V30.B16; \
+	ZERO(28); \
+	ZERO(29); \
+q4kloop: \
+	Q4KSCALES; \
+	ADD   $16, R0, R11; \
+	ADD   $4, R1, R12; \
+	Q4KSUB(INT, 8, 9); \
+	Q4KSUB(INT, 10, 11); \
+	Q4KSUB(INT, 12, 13); \
+	Q4KSUB(INT, 14, 15); \
+	ADDP(8, 8, 9); \
+	ADDP(10, 10, 11); \
+	ADDP(8, 8, 10); \
+	ADDP(12, 12, 13); \
+	ADDP(14, 14, 15); \
+	ADDP(12, 12, 14); \
+	MUL4(8, 8, 24); \
+	MLA4(8, 12, 25); \
+	VADDV V8.S4, V8; \
+	ADD   $260, R1, R13; \
+	VLD1  (R13), [V16.H8, V17.H8]; \
+	SADDLP(16, 16); \
+	SADDLP(17, 17); \
+	MUL4(16, 16, 27); \
+	MLA4(16, 17, 26); \
+	VADDV V16.S4, V16; \
+	SCVTF1(8, 8); \
+	SCVTF1(16, 16); \
+	FLOAD16(R0, R3, 20); \
+	ADD   $2, R0, R4; \
+	FLOAD16(R4, R3, 21); \
+	FMOVS (R1), F22; \
+	FMULS F22, F20, F20; \
+	FMULS F22, F21, F21; \
+	FMADDS F20, F28, F8, F28; \
+	FMADDS F21, F29, F16, F29; \
+	ADD   $144, R0; \
+	ADD   $292, R1; \
+	SUBS  $1, R2; \
+	BNE   q4kloop; \
+	FSUBS F29, F28, F28; \
+	FMOVS F28, ret+56(FP); \
+	RET
+
+// Q6_K against Q8_K (dotQ6_KQ8_KRef): per block isum = sum of
+// scale·(sub-block dot product), then sum = sum + (dw*dx)*isum with each
+// step rounded (no fused multiply-add), as llama.cpp's x86 kernel does.
+//
+// Q6HALF adds to V28 the scaled sub-block products of one half block
+// (ql at R3, qh at R4, scales at R5, activations at R6, all advanced).
+// V29, V30 and V31 hold bytes 0x0f, 0x30 and 32. Sub-block k takes its
+// low four bits from the low (k<4) or high nibbles of ql[16k%64...], its
+// top two from bits 2(k/2) of qh, and activations 16k...
+#define Q6HALF(INT) \
+	VLD1.P 64(R3), [V0.B16, V1.B16, V2.B16, V3.B16]; \
+	VLD1.P 32(R4), [V4.B16, V5.B16]; \
+	VLD1.P 64(R6), [V16.B16, V17.B16, V18.B16, V19.B16]; \
+	VLD1.P 64(R6), [V20.B16, V21.B16, V22.B16, V23.B16]; \
+	VAND  V29.B16, V0.B16, V6.B16; \
+	VSHL  $4, V4.B16, V7.B16; \
+	VAND  V30.B16, V7.B16, V7.B16; \
+	VORR  V7.B16, V6.B16, V6.B16; \
+	VSUB  V31.B16, V6.B16, V6.B16; \
+	INT(6, 16, 8, 24); \
+	VAND  V29.B16, V1.B16, V6.B16; \
+	VSHL  $4, V5.B16, V7.B16; \
+	VAND  V30.B16, V7.B16, V7.B16; \
+	VORR  V7.B16, V6.B16, V6.B16; \
+	VSUB  V31.B16, V6.B16, V6.B16; \
+	INT(6, 17, 9, 24); \
+	VAND  V29.B16, V2.B16, V6.B16; \
+	VSHL  $2, V4.B16, V7.B16; \
+	VAND  V30.B16, V7.B16, V7.B16; \
+	VORR  V7.B16, V6.B16, V6.B16; \
+	VSUB  V31.B16, V6.B16, V6.B16; \
+	INT(6, 18, 10, 24); \
+	VAND  V29.B16, V3.B16, V6.B16; \
+	VSHL  $2, V5.B16, V7.B16; \
+	VAND  V30.B16, V7.B16, V7.B16; \
+	VORR  V7.B16, V6.B16, V6.B16; \
+	VSUB  V31.B16, V6.B16, V6.B16; \
+	INT(6, 19, 11, 24); \
+	VUSHR $4, V0.B16, V6.B16; \
+	VAND  V30.B16, V4.B16, V7.B16; \
+	VORR  V7.B16, V6.B16, V6.B16; \
+	VSUB  V31.B16, V6.B16, V6.B16; \
+	INT(6, 20, 12, 24); \
+	VUSHR $4, V1.B16, V6.B16; \
+	VAND  V30.B16, V5.B16, V7.B16; \
+	VORR  V7.B16, V6.B16, V6.B16; \
+	VSUB  V31.B16, V6.B16, V6.B16; \
+	INT(6, 21, 13, 24); \
+	VUSHR $4, V2.B16, V6.B16; \
+	VUSHR $2, V4.B16, V7.B16; \
+	VAND  V30.B16, V7.B16, V7.B16; \
+	VORR  V7.B16, V6.B16, V6.B16; \
+	VSUB  V31.B16, V6.B16, V6.B16; \
+	INT(6, 22, 14, 24); \
+	VUSHR $4, V3.B16, V6.B16; \
+	VUSHR $2, V5.B16, V7.B16; \
+	VAND  V30.B16, V7.B16, V7.B16; \
+	VORR  V7.B16, V6.B16, V6.B16; \
+	VSUB  V31.B16, V6.B16, V6.B16; \
+	INT(6, 23, 15, 24); \
+	ADDP(8, 8, 9); \
+	ADDP(10, 10, 11); \
+	ADDP(8, 8, 10); \
+	ADDP(12, 12, 13); \
+	ADDP(14, 14, 15); \
+	ADDP(12, 12, 14); \
+	VLD1.P 8(R5), [V26.B8]; \
+	SXTL8H(26, 26); \
+	SXTL4S2(27, 26); \
+	SXTL4S(26, 26); \
+	MLA4(28, 8, 26); \
+	MLA4(28, 12, 27)
+
+#define DOTQ6_K(INT) \
+	MOVD  w_base+0(FP), R0; \
+	MOVD  x_base+24(FP), R1; \
+	MOVD  nb+48(FP), R2; \
+	VMOVI $15, V29.B16; \
+	VMOVI $0x30, V30.B16; \
+	VMOVI $32, V31.B16; \
+	ZERO(25); \
+q6kloop: \
+	ZERO(28); \
+	MOVD  R0, R3; \
+	ADD   $128, R0, R4; \
+	ADD   $192, R0, R5; \
+	ADD   $4, R1, R6; \
+	Q6HALF(INT); \
+	Q6HALF(INT); \
+	VADDV V28.S4, V28; \
+	SCVTF1(28, 28); \
+	ADD   $208, R0, R7; \
+	FLOAD16(R7, R8, 20); \
+	FMOVS (R1), F21; \
+	FMULS F21, F20, F20; \
+	FMULS F20, F28, F28; \
+	FADDS F28, F25, F25; \
+	ADD   $210, R0; \
+	ADD   $292, R1; \
+	SUBS  $1, R2; \
+	BNE   q6kloop; \
+	FMOVS F25, ret+56(FP); \
+	RET
+
 // func dotF32NEON(w []byte, x []float32) float32
 //
 // Four accumulators of four lanes, 16 elements per step, then four at a
@@ -519,3 +744,19 @@ TEXT ·rows4Q8_0SDOT(SB), NOSPLIT, $0-112
 // func rows4Q8_0NEON(out []float32, w []byte, wstride int, x []byte, dx []float32, nb int)
 TEXT ·rows4Q8_0NEON(SB), NOSPLIT, $0-112
 	ROWS4Q8_0(Q8INT_NEON)
+
+// func dotQ4_KQ8_KSDOT(w, x []byte, nb int) float32
+TEXT ·dotQ4_KQ8_KSDOT(SB), NOSPLIT, $0-60
+	DOTQ4_K(Q4INT_SDOT)
+
+// func dotQ4_KQ8_KNEON(w, x []byte, nb int) float32
+TEXT ·dotQ4_KQ8_KNEON(SB), NOSPLIT, $0-60
+	DOTQ4_K(Q4INT_NEON)
+
+// func dotQ6_KQ8_KSDOT(w, x []byte, nb int) float32
+TEXT ·dotQ6_KQ8_KSDOT(SB), NOSPLIT, $0-60
+	DOTQ6_K(Q6INT_SDOT)
+
+// func dotQ6_KQ8_KNEON(w, x []byte, nb int) float32
+TEXT ·dotQ6_KQ8_KNEON(SB), NOSPLIT, $0-60
+	DOTQ6_K(Q6INT_NEON)
