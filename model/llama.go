@@ -47,9 +47,21 @@ type layer struct {
 
 // Load reads the configuration and binds every tensor of a GGUF file of a
 // supported architecture, checking each one's presence, type and shape. It
-// refuses a file with a tensor the architecture does not use. Matrices are
-// not copied; the small norm and bias vectors are decoded to float32.
-func Load(f *gguf.File) (*Model, error) {
+// refuses a file with a tensor the architecture does not use. The small
+// norm and bias vectors are decoded to float32. Weight matrices with a
+// packed layout on this CPU (tensor.Pack) are packed into new memory, as
+// llama.cpp repacks them; the others, and the token embeddings, stay in
+// the file's memory.
+func Load(f *gguf.File) (*Model, error) { return LoadWith(f, LoadOptions{}) }
+
+// LoadOptions change how Load binds a model.
+type LoadOptions struct {
+	// NoPack leaves every matrix in the file's memory, not copied.
+	NoPack bool
+}
+
+// LoadWith is Load with options.
+func LoadWith(f *gguf.File, o LoadOptions) (*Model, error) {
 	c, err := ReadConfig(f)
 	if err != nil {
 		return nil, err
@@ -161,7 +173,24 @@ func Load(f *gguf.File) (*Model, error) {
 			return nil, fmt.Errorf("model: unexpected tensor %q in a %s model", t.Name, c.Arch)
 		}
 	}
+	if !o.NoPack {
+		m.pack()
+	}
 	return m, nil
+}
+
+// pack packs the matrices only MatMul reads. The embeddings are also read
+// by row, so a tied output stays as it is.
+func (m *Model) pack() {
+	for i := range m.layers {
+		L := &m.layers[i]
+		for _, w := range []*tensor.Matrix{&L.wq, &L.wk, &L.wv, &L.wo, &L.gate, &L.up, &L.down} {
+			*w = tensor.Pack(*w)
+		}
+	}
+	if !m.tied {
+		m.output = tensor.Pack(m.output)
+	}
 }
 
 // loader binds tensors, keeping the first error so that Load reads as a
