@@ -12,13 +12,19 @@ import (
 // give the logits of the file's own layout, bit for bit, in prefill and in
 // decode, with one thread and two.
 func TestPackedMatchesFileLayout(t *testing.T) {
-	f, packed := randomModel(t, llamatest.RandomConfig{Embd: 128, FF: 200, Layers: 2, Heads: 4, KVHeads: 2, Vocab: 300, Seed: 31, Type: tensor.Q4_0})
+	for _, ty := range []tensor.Type{tensor.Q4_0, tensor.Q8_0} {
+		t.Run(ty.String(), func(t *testing.T) { testPackedMatchesFileLayout(t, ty) })
+	}
+}
+
+func testPackedMatchesFileLayout(t *testing.T, ty tensor.Type) {
+	f, packed := randomModel(t, llamatest.RandomConfig{Embd: 128, FF: 200, Layers: 2, Heads: 4, KVHeads: 2, Vocab: 300, Seed: 31, Type: ty})
 	plain, err := LoadWith(f, LoadOptions{NoPack: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !packed.layers[0].wq.Packed() && tensor.Pack(plain.layers[0].wq).Packed() {
-		t.Fatal("Load did not pack a Q4_0 matrix that can be packed")
+		t.Fatal("Load did not pack a matrix that can be packed")
 	}
 	if plain.layers[0].wq.Packed() {
 		t.Fatal("LoadWith(NoPack) packed a matrix")

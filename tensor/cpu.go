@@ -65,7 +65,8 @@ type q8Rows struct {
 
 	// Eight-row kernels, Q4_0 only (nil otherwise). They read activations
 	// expanded by expand from Q8_0 blocks into 40-byte blocks:
-	// d float32 | -8*sum(q) int32 | q[32]. rows8 computes out[0:8] for
+	// d float32 | -8*sum(q) int32 | q[32] (for packed Q8_0, expand makes
+	// the xblock-byte blocks of expandQ8_0Wide). rows8 computes out[0:8] for
 	// one token; tile8 an 8×8 tile, out[t*ostride+r] for token t at
 	// xx[t*xstride:]. tile8 may be nil.
 	expand func(dst, src []byte, nb int)
@@ -77,6 +78,15 @@ type q8Rows struct {
 	// ptile8 may be nil.
 	prows8 func(out []float32, w []byte, xx []byte, nb int)
 	ptile8 func(out []float32, ostride int, w []byte, xx []byte, xstride int, nb int)
+	// xblock is the size of the blocks expand makes; 0 means blockQ8_0X.
+	xblock int
+}
+
+func (k *q8Rows) xblockSize() int {
+	if k.xblock == 0 {
+		return blockQ8_0X
+	}
+	return k.xblock
 }
 
 // blockQ8_0X is the size of an expanded Q8_0 block (q8Rows.expand).

@@ -100,7 +100,11 @@ func avx512Kernels() kernelSet {
 		expand: expandQ8_0AVX2Go, rows8: q4Rows8VNNIGo, tile8: q4Tile8VNNIGo,
 		prows8: q4PackedRows8VNNIGo, ptile8: q4PackedTile8VNNIGo,
 	}
-	k.q8_0 = q8Rows{rows4: rows4Q8_0VNNIGo, tile4: tile4Q8_0VNNIGo}
+	k.q8_0 = q8Rows{
+		rows4: rows4Q8_0VNNIGo, tile4: tile4Q8_0VNNIGo,
+		expand: expandQ8_0Wide, xblock: blockQ8_0W,
+		prows8: q8PackedRows8VNNIGo, ptile8: q8PackedTile8VNNIGo,
+	}
 	k.q4_K = kqRows{permute: permuteQ8K, rows4: rows4Q4_KVNNIGo, tile4: tile4Q4_KVNNIGo}
 	k.q5_K = kqRows{permute: permuteQ8K, rows4: rows4Q5_KVNNIGo, tile4: tile4Q5_KVNNIGo}
 	k.q6_K = kqRows{rows4: rows4Q6_KVNNIGo, tile4: tile4Q6_KVNNIGo}

@@ -156,10 +156,13 @@ func matMul(p *Pool, out []float32, w Matrix, x []float32, n int, ks *kernelSet)
 	switch {
 	case w.Cols == 0:
 	case w.packed:
-		if ks.q4_0.prows8 == nil {
+		job.q8 = &ks.q4_0
+		if w.Type == Q8_0 {
+			job.q8 = &ks.q8_0
+		}
+		if job.q8.prows8 == nil {
 			panic("tensor: MatMul: a packed matrix with the " + ks.name + " kernels, which have none for it")
 		}
-		job.q8 = &ks.q4_0
 	case w.Type == Q4_0 && ks.q4_0.rows4 != nil:
 		job.q8 = &ks.q4_0
 	case w.Type == Q8_0 && ks.q8_0.rows4 != nil:
@@ -183,9 +186,9 @@ func matMul(p *Pool, out []float32, w Matrix, x []float32, n int, ks *kernelSet)
 			size = (size + 3) &^ 3
 			nb := w.Cols / qk8_0
 			xsize := 0
-			if job.q8.rows8 != nil {
+			if job.q8.rows8 != nil || w.packed {
 				job.group = 8
-				job.xrow = nb * blockQ8_0X
+				job.xrow = nb * job.q8.xblockSize()
 				xsize = n * job.xrow
 			}
 			buf := p.buffer(size + 4*n*nb + xsize)
@@ -257,7 +260,7 @@ func (j *matmulJob) convert(lo, hi int) {
 			for b := range dx {
 				dx[b] = fp16(a[b*blockQ8_0:])
 			}
-			if j.q8.rows8 != nil {
+			if j.q8.rows8 != nil || j.w.packed {
 				j.q8.expand(j.xx[i*j.xrow:(i+1)*j.xrow], a, nb)
 			}
 		}

@@ -1,8 +1,12 @@
 package tensor
 
-import "fmt"
+import (
+	"encoding/binary"
+	"fmt"
+	"math"
+)
 
-// Packed Q4_0 weights.
+// Packed Q4_0 and Q8_0 weights.
 //
 // In a GGUF file each row's blocks follow one another, so a kernel working
 // on eight rows at once reads eight streams and must gather their scales
@@ -13,6 +17,10 @@ import "fmt"
 // bytes 4k..4k+3 of row r's nibbles. The kernels then read one sequential
 // stream. Rows past the last whole group keep the file's layout, after
 // the groups. The values, and so every result, are unchanged.
+//
+// Q8_0 is packed the same way with eight 32-byte vectors V_0..V_7 per
+// block (272 bytes), each weight byte stored plus 128 (w XOR 0x80) so that
+// the kernels can use it as the unsigned operand of VPDPBUSD.
 
 // Pack returns m with its rows packed for MatMul's fastest kernels on
 // this CPU, in new memory, or m itself when there are none for its type
@@ -20,13 +28,99 @@ import "fmt"
 // than eight rows. MatMul gives the same results, bit for bit, for the
 // packed matrix, which it reads as one stream; Row cannot be used on it.
 func Pack(m Matrix) Matrix {
-	if m.packed || m.Type != Q4_0 || kernels.q4_0.prows8 == nil || m.Rows < packGroup || m.Check() != nil {
+	if m.packed || m.Rows < packGroup || m.Check() != nil {
 		return m
 	}
-	nb := m.Cols / qk4_0
-	data := make([]byte, m.Rows*nb*blockQ4_0)
-	packQ4_0(data, m.Data, m.Rows, nb)
+	var data []byte
+	switch {
+	case m.Type == Q4_0 && kernels.q4_0.prows8 != nil:
+		nb := m.Cols / qk4_0
+		data = make([]byte, m.Rows*nb*blockQ4_0)
+		packQ4_0(data, m.Data, m.Rows, nb)
+	case m.Type == Q8_0 && kernels.q8_0.prows8 != nil:
+		nb := m.Cols / qk8_0
+		data = make([]byte, m.Rows*nb*blockQ8_0)
+		packQ8_0(data, m.Data, m.Rows, nb)
+	default:
+		return m
+	}
 	return Matrix{Type: m.Type, Rows: m.Rows, Cols: m.Cols, Data: data, packed: true}
+}
+
+// blockQ8_0x8 is the size of one packed Q8_0 block of eight rows.
+const blockQ8_0x8 = packGroup * blockQ8_0
+
+// packQ8_0 is packQ4_0 for Q8_0.
+func packQ8_0(dst, src []byte, rows, nb int) {
+	wrow := nb * blockQ8_0
+	if len(src) < rows*wrow || len(dst) < rows*wrow {
+		panic(fmt.Sprintf("tensor: packQ8_0: %d rows of %d blocks need %d bytes, have %d and %d", rows, nb, rows*wrow, len(src), len(dst)))
+	}
+	groups := rows / packGroup
+	for g := range groups {
+		out := dst[g*packGroup*wrow:]
+		for b := range nb {
+			pb := out[b*blockQ8_0x8 : (b+1)*blockQ8_0x8]
+			for r := range packGroup {
+				blk := src[(g*packGroup+r)*wrow+b*blockQ8_0:][:blockQ8_0]
+				pb[2*r], pb[2*r+1] = blk[0], blk[1]
+				for k := range 8 {
+					for i := range 4 {
+						pb[16+32*k+4*r+i] = blk[2+4*k+i] ^ 0x80
+					}
+				}
+			}
+		}
+	}
+	tail := groups * packGroup * wrow
+	copy(dst[tail:rows*wrow], src[tail:rows*wrow])
+}
+
+// unpackQ8_0 undoes packQ8_0.
+func unpackQ8_0(dst, src []byte, rows, nb int) {
+	wrow := nb * blockQ8_0
+	groups := rows / packGroup
+	for g := range groups {
+		in := src[g*packGroup*wrow:]
+		for b := range nb {
+			pb := in[b*blockQ8_0x8 : (b+1)*blockQ8_0x8]
+			for r := range packGroup {
+				blk := dst[(g*packGroup+r)*wrow+b*blockQ8_0:][:blockQ8_0]
+				blk[0], blk[1] = pb[2*r], pb[2*r+1]
+				for k := range 8 {
+					for i := range 4 {
+						blk[2+4*k+i] = pb[16+32*k+4*r+i] ^ 0x80
+					}
+				}
+			}
+		}
+	}
+	tail := groups * packGroup * wrow
+	copy(dst[tail:rows*wrow], src[tail:rows*wrow])
+}
+
+// blockQ8_0W is the size of a Q8_0 activation block expanded for the
+// packed Q8_0 kernels by expandQ8_0Wide.
+const blockQ8_0W = 68
+
+// expandQ8_0Wide expands nb Q8_0 activation blocks from src into dst:
+// dx float32 | c_0..c_7 int32 | q[32], where c_k = -128 times the sum of
+// elements 4k..4k+3, what the packed weights' bias of 128 adds to a
+// group's product.
+func expandQ8_0Wide(dst, src []byte, nb int) {
+	_, _ = dst[nb*blockQ8_0W-1], src[nb*blockQ8_0-1]
+	for b := range nb {
+		s, d := src[b*blockQ8_0:][:blockQ8_0], dst[b*blockQ8_0W:][:blockQ8_0W]
+		binary.LittleEndian.PutUint32(d, math.Float32bits(fp16(s)))
+		for k := range 8 {
+			var sum int32
+			for _, q := range s[2+4*k : 2+4*k+4] {
+				sum += int32(int8(q))
+			}
+			binary.LittleEndian.PutUint32(d[4+4*k:], uint32(-128*sum))
+		}
+		copy(d[36:68], s[2:34])
+	}
 }
 
 // packGroup is the number of rows packed together.

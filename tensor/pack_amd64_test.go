@@ -29,6 +29,22 @@ func packedCase(t testing.TB, r *rand.Rand, rows, nb, n int) (w, packed, xx []by
 	return m.Data, packed, xx
 }
 
+func TestPackQ8_0RoundTrip(t *testing.T) {
+	r := rand.New(rand.NewPCG(78, 79))
+	for _, rows := range []int{1, 8, 9, 21} {
+		for _, nb := range []int{1, 3} {
+			m, _ := randomMatrix(t, r, Q8_0, rows, nb*qk8_0)
+			packed := make([]byte, len(m.Data))
+			packQ8_0(packed, m.Data, rows, nb)
+			back := make([]byte, len(m.Data))
+			unpackQ8_0(back, packed, rows, nb)
+			if !bytes.Equal(back, m.Data) {
+				t.Fatalf("%d rows × %d blocks: unpack(pack(w)) != w", rows, nb)
+			}
+		}
+	}
+}
+
 func TestPackQ4_0RoundTrip(t *testing.T) {
 	r := rand.New(rand.NewPCG(70, 71))
 	for _, rows := range []int{1, 7, 8, 9, 16, 21} {
@@ -130,8 +146,14 @@ func BenchmarkPackedQ4_0(b *testing.B) {
 // as for the file's layout, over row counts with and without a tail of
 // unpacked rows, one token and many, and one thread and two.
 func TestMatMulPacked(t *testing.T) {
-	if kernels.q4_0.prows8 == nil {
-		t.Skip("no packed kernels in the " + kernels.name + " set")
+	for _, ty := range []Type{Q4_0, Q8_0} {
+		t.Run(ty.String(), func(t *testing.T) { testMatMulPacked(t, ty) })
+	}
+}
+
+func testMatMulPacked(t *testing.T, ty Type) {
+	if ty == Q4_0 && kernels.q4_0.prows8 == nil || ty == Q8_0 && kernels.q8_0.prows8 == nil {
+		t.Skip("no packed kernels for " + ty.String() + " in the " + kernels.name + " set")
 	}
 	r := rand.New(rand.NewPCG(76, 77))
 	for _, threads := range []int{1, 2} {
@@ -139,7 +161,7 @@ func TestMatMulPacked(t *testing.T) {
 		for _, rows := range []int{8, 13, 64, 100} {
 			for _, n := range []int{1, 3, 8, 17} {
 				const cols = 96
-				m, _ := randomMatrix(t, r, Q4_0, rows, cols)
+				m, _ := randomMatrix(t, r, ty, rows, cols)
 				pm := Pack(m)
 				if !pm.Packed() || m.Packed() {
 					t.Fatalf("Pack(%d rows): packed %v, original %v", rows, pm.Packed(), m.Packed())
@@ -157,12 +179,12 @@ func TestMatMulPacked(t *testing.T) {
 		}
 		p.Close()
 	}
-	small, _ := randomMatrix(t, r, Q4_0, 7, 32)
+	small, _ := randomMatrix(t, r, ty, 7, 32)
 	if Pack(small).Packed() {
 		t.Error("a matrix of 7 rows was packed")
 	}
-	q8, _ := randomMatrix(t, r, Q8_0, 16, 32)
-	if Pack(q8).Packed() {
-		t.Error("a Q8_0 matrix was packed")
+	q6, _ := randomMatrix(t, r, Q6_K, 16, 256)
+	if Pack(q6).Packed() {
+		t.Error("a Q6_K matrix was packed")
 	}
 }
