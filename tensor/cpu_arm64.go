@@ -11,10 +11,10 @@ import "golang.org/x/sys/cpu"
 //	dotprod:  the neon set with SDOT (the ARMv8.2 dot product: Apple M1
 //	          and later, Graviton 2 and later, Cortex-A55/A76 and later)
 //
-// For Q4_0 and Q8_0 both compute the float arithmetic of llama.cpp's x86
-// CPU backend (see neon_arm64.s), as the amd64 sets do, so a model gives
-// the same bits on either architecture. The F32/F16 dots only agree with
-// the references up to rounding.
+// For Q4_0, Q8_0, Q4_K and Q6_K both compute the float arithmetic of
+// llama.cpp's x86 CPU backend (see neon_arm64.s), as the amd64 sets do, so
+// these dot products give the same bits on either architecture. The
+// F32/F16 dots only agree with the references up to rounding.
 //
 // Features come from golang.org/x/sys/cpu: user space cannot read the ID
 // registers portably (Linux gives HWCAP through the auxiliary vector,
@@ -188,9 +188,8 @@ func dotQ6_KQ8_KSDOTGo(w, x []byte, nb int) float32 {
 	return dotQ6_KQ8_KSDOT(w, x, nb)
 }
 
-// Assembly kernels (neon_arm64.s). Activation quants must lie in
-// [-127, 127], as quantizeQ8_0Act makes them; weight quants may be any
-// int8. The SDOT kernels need the dot-product extension.
+// Assembly kernels (neon_arm64.s). Quants may be any int8, in weights and
+// activations alike. The SDOT kernels need the dot-product extension.
 
 //go:noescape
 func dotF32NEON(w []byte, x []float32) float32

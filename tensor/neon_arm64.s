@@ -5,10 +5,9 @@
 // arm64 kernels (Advanced SIMD, and SDOT where the CPU has the ARMv8.2
 // dot product). See cpu_arm64.go for the sets.
 //
-// Q4_0 and Q8_0 weights against Q8_0 activations: the integer dot product
-// of each 32-element block is exact, and the float part is the arithmetic
-// of llama.cpp's x86 backend (see q8_amd64.s), so that the results are the
-// same bits on every machine:
+// The quantized dot products keep each block's integer sums exact and do
+// the float part in the order of llama.cpp's x86 backend (see q8_amd64.s
+// and kq_amd64.s), so that the results are the same bits on every machine:
 //
 //   Q8_0: eight float lanes, lane k the sum over blocks of elements
 //   4k..4k+3: acc[k] = fma(d, float(int sum), acc[k]), d = dw*dx rounded
@@ -19,10 +18,11 @@
 //   Q4_0: one float per output, acc = fma(float(block sum), dw*dx, acc)
 //   block after block.
 //
+//   Q4_K and Q6_K: see DOTQ4_K and DOTQ6_K below.
+//
 // Without SDOT the byte products come from SMULL/SMLAL into int16 lanes,
-// widened by SADALP-style pairwise adds; activations must lie in
-// [-127, 127] (as quantizeQ8_0Act makes them) so that two Q8_0 products
-// fit an int16.
+// widened to int32 by SADDLP before they could overflow. Neither way needs
+// the activations to stay in [-127, 127], as the AVX2 kernels do.
 //
 // Few of these instructions are known to the Go assembler, so the macros
 // below emit their encodings. Register arguments are numbers (4 is V4) in
@@ -89,7 +89,7 @@
 	SDOT(r, lo, xa); \
 	SDOT(r, hi, xb)
 
-// Four products of at most 8·127 in magnitude fit an int16 lane.
+// Four products of at most 8·128 in magnitude fit an int16 lane.
 #define Q4INT_NEON(lo, hi, xa, xb, r, t0) \
 	SMULL(t0, lo, xa); \
 	SMLAL2(t0, lo, xa); \

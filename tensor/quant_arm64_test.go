@@ -59,3 +59,30 @@ func maxAbs(x []float32) float32 {
 	}
 	return m
 }
+
+// TestArm64FullRangeActivations gives the arm64 Q4_0 and Q8_0 dots
+// activation quants of -128, which quantizeQ8_0Act never makes but which
+// neither the SDOT nor the int16 products overflow on: every set must
+// still give llama.cpp's arithmetic bit for bit.
+func TestArm64FullRangeActivations(t *testing.T) {
+	r := rand.New(rand.NewPCG(92, 93))
+	full := q8Case{"full range", func(r *rand.Rand, b []byte, t Type, weights bool) {
+		putScale(b, randomScale(r))
+		for i := 2; i < len(b); i++ {
+			b[i] = []byte{0x80, 0x7f, byte(r.Uint32())}[r.IntN(3)]
+		}
+	}}
+	for _, ks := range testKernelSets()[1:] {
+		for _, nb := range []int{1, 5, 64} {
+			x := makeQ8Rows(r, full, Q8_0, 1, nb, nb*blockQ8_0, 0, false)
+			w8 := makeQ8Rows(r, full, Q8_0, 1, nb, nb*blockQ8_0, 0, true)
+			w4 := makeQ8Rows(r, full, Q4_0, 1, nb, nb*blockQ4_0, 0, true)
+			if got, want := ks.dotQ8_0Q8_0(w8, x, nb), llamaDotQ8_0(w8, x, nb); math.Float32bits(got) != math.Float32bits(want) {
+				t.Errorf("%s Q8_0 nb=%d: got %v, want %v", ks.name, nb, got, want)
+			}
+			if got, want := ks.dotQ4_0Q8_0(w4, x, nb), llamaDotQ4_0(w4, x, nb); math.Float32bits(got) != math.Float32bits(want) {
+				t.Errorf("%s Q4_0 nb=%d: got %v, want %v", ks.name, nb, got, want)
+			}
+		}
+	}
+}
