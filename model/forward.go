@@ -254,12 +254,7 @@ func (w *Workspace) store(li int, k, v []float32) {
 	}
 }
 
-func toFP16s(dst []uint16, src []float32) {
-	dst = dst[:len(src)]
-	for i, f := range src {
-		dst[i] = tensor.Float32ToFP16(f)
-	}
-}
+func toFP16s(dst []uint16, src []float32) { tensor.Float32sToFP16(dst, src) }
 
 // keepOutRows moves the rows whose logits are wanted (the last sp.out rows
 // of each span) to the front of the residual stream, the normed rows and
@@ -360,8 +355,18 @@ func geluFP16(x float32) float32 {
 // swiGLU sets gate to silu(gate) * up.
 func swiGLU(gate, up []float32) {
 	up = up[:len(gate)]
-	for i, g := range gate {
-		gate[i] = g / (1 + exp32(-g)) * up[i]
+	// The exponentials a chunk at a time through the vector kernel, which
+	// gives exp32's bits.
+	var e [64]float32
+	for lo := 0; lo < len(gate); lo += len(e) {
+		g := gate[lo:min(lo+len(e), len(gate))]
+		for i, v := range g {
+			e[i] = -v
+		}
+		tensor.Exp32s(e[:len(g)], e[:len(g)])
+		for i, v := range g {
+			g[i] = v / (1 + e[i]) * up[lo+i]
+		}
 	}
 }
 

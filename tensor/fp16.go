@@ -98,3 +98,13 @@ func putFP16(b []byte, f float32) {
 	b[0] = byte(h)
 	b[1] = byte(h >> 8)
 }
+
+// Float32sToFP16 converts src to fp16 in dst, element by element as
+// Float32ToFP16 does (with F16C where the CPU has it). dst must be at
+// least as long as src.
+func Float32sToFP16(dst []uint16, src []float32) {
+	if len(dst) < len(src) {
+		panic("tensor: Float32sToFP16: dst shorter than src")
+	}
+	float32sToFP16(dst[:len(src)], src)
+}
