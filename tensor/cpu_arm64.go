@@ -11,7 +11,7 @@ import "golang.org/x/sys/cpu"
 //	dotprod:  the neon set with SDOT (the ARMv8.2 dot product: Apple M1
 //	          and later, Graviton 2 and later, Cortex-A55/A76 and later)
 //
-// For Q4_0, Q8_0, Q4_K and Q6_K both compute the float arithmetic of
+// For Q4_0, Q8_0, Q4_K, Q5_K and Q6_K both compute the float arithmetic of
 // llama.cpp's x86 CPU backend (see neon_arm64.s), as the amd64 sets do, so
 // these dot products give the same bits on either architecture. The
 // F32/F16 dots only agree with the references up to rounding.
@@ -36,6 +36,7 @@ func neonKernels() kernelSet {
 		dotQ8_0Q8_0: dotQ8_0Q8_0NEONGo,
 		dotQ4_KQ8_K: dotQ4_KQ8_KNEONGo,
 		dotQ6_KQ8_K: dotQ6_KQ8_KNEONGo,
+		dotQ5_KQ8_K: dotQ5_KQ8_KNEONGo,
 		quantQ8_0:   quantizeQ8_0NEONGo,
 		q4_0:        q8Rows{rows4: rows4Q4_0NEONGo},
 		q8_0:        q8Rows{rows4: rows4Q8_0NEONGo},
@@ -49,6 +50,7 @@ func dotprodKernels() kernelSet {
 	k.dotQ8_0Q8_0 = dotQ8_0Q8_0SDOTGo
 	k.dotQ4_KQ8_K = dotQ4_KQ8_KSDOTGo
 	k.dotQ6_KQ8_K = dotQ6_KQ8_KSDOTGo
+	k.dotQ5_KQ8_K = dotQ5_KQ8_KSDOTGo
 	k.q4_0 = q8Rows{rows4: rows4Q4_0SDOTGo}
 	k.q8_0 = q8Rows{rows4: rows4Q8_0SDOTGo}
 	return k
@@ -174,6 +176,20 @@ func dotQ4_KQ8_KSDOTGo(w, x []byte, nb int) float32 {
 	return dotQ4_KQ8_KSDOT(w, x, nb)
 }
 
+func dotQ5_KQ8_KNEONGo(w, x []byte, nb int) float32 {
+	if !checkDotK(w, x, nb, blockQ5_K) {
+		return 0
+	}
+	return dotQ5_KQ8_KNEON(w, x, nb)
+}
+
+func dotQ5_KQ8_KSDOTGo(w, x []byte, nb int) float32 {
+	if !checkDotK(w, x, nb, blockQ5_K) {
+		return 0
+	}
+	return dotQ5_KQ8_KSDOT(w, x, nb)
+}
+
 func dotQ6_KQ8_KNEONGo(w, x []byte, nb int) float32 {
 	if !checkDotK(w, x, nb, blockQ6_K) {
 		return 0
@@ -235,3 +251,9 @@ func dotQ6_KQ8_KNEON(w, x []byte, nb int) float32
 
 //go:noescape
 func dotQ6_KQ8_KSDOT(w, x []byte, nb int) float32
+
+//go:noescape
+func dotQ5_KQ8_KNEON(w, x []byte, nb int) float32
+
+//go:noescape
+func dotQ5_KQ8_KSDOT(w, x []byte, nb int) float32

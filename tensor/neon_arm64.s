@@ -18,7 +18,7 @@
 //   Q4_0: one float per output, acc = fma(float(block sum), dw*dx, acc)
 //   block after block.
 //
-//   Q4_K and Q6_K: see DOTQ4_K and DOTQ6_K below.
+//   Q4_K, Q5_K and Q6_K: see DOTQ4_K, DOTQ5_K and DOTQ6_K below.
 //
 // Without SDOT the byte products come from SMULL/SMLAL into int16 lanes,
 // widened to int32 by SADDLP before they could overflow. Neither way needs
@@ -362,21 +362,10 @@ r4q8loop: \
 	UXTL4S(27, 26); \
 	UXTL4S2(26, 26)
 
-#define DOTQ4_K(INT) \
-	MOVD  w_base+0(FP), R0; \
-	MOVD  x_base+24(FP), R1; \
-	MOVD  nb+48(FP), R2; \
-	VMOVI $15, V30.B16; \
-	ZERO(28); \
-	ZERO(29); \
-q4kloop: \
-	Q4KSCALES; \
-	ADD   $16, R0, R11; \
-	ADD   $4, R1, R12; \
-	Q4KSUB(INT, 8, 9); \
-	Q4KSUB(INT, 10, 11); \
-	Q4KSUB(INT, 12, 13); \
-	Q4KSUB(INT, 14, 15); \
+// KSUMS turns the sub-block products in V8-V15 (as Q4KSUB leaves them)
+// and the scales and mins of Q4KSCALES into isum, as a float in F8, and
+// msum, from the Q8_K block sums at R1+260, as a float in F16.
+#define KSUMS \
 	ADDP(8, 8, 9); \
 	ADDP(10, 10, 11); \
 	ADDP(8, 8, 10); \
@@ -394,7 +383,24 @@ q4kloop: \
 	MLA4(16, 17, 26); \
 	VADDV V16.S4, V16; \
 	SCVTF1(8, 8); \
-	SCVTF1(16, 16); \
+	SCVTF1(16, 16)
+
+#define DOTQ4_K(INT) \
+	MOVD  w_base+0(FP), R0; \
+	MOVD  x_base+24(FP), R1; \
+	MOVD  nb+48(FP), R2; \
+	VMOVI $15, V30.B16; \
+	ZERO(28); \
+	ZERO(29); \
+q4kloop: \
+	Q4KSCALES; \
+	ADD   $16, R0, R11; \
+	ADD   $4, R1, R12; \
+	Q4KSUB(INT, 8, 9); \
+	Q4KSUB(INT, 10, 11); \
+	Q4KSUB(INT, 12, 13); \
+	Q4KSUB(INT, 14, 15); \
+	KSUMS; \
 	FLOAD16(R0, R3, 20); \
 	ADD   $2, R0, R4; \
 	FLOAD16(R4, R3, 21); \
@@ -408,6 +414,74 @@ q4kloop: \
 	SUBS  $1, R2; \
 	BNE   q4kloop; \
 	FSUBS F29, F28, F28; \
+	FMOVS F28, ret+56(FP); \
+	RET
+
+// Q5_K against Q8_K (dotQ5_KQ8_KRef): Q4_K's sums with a fifth bit per
+// quant from qh, then sum = sum + d*isum and sum = sum - dmin*msum with
+// each step rounded, as the other accelerated sets do.
+//
+// Q5KSUB is Q4KSUB with the fifth bits: bit 0 of V18/V19 (qh of elements
+// 0-15 and 16-31) for the low nibbles, bit 1 for the high ones; it then
+// shifts V18 and V19 right by two for the next pair of sub-blocks. V29
+// holds 0x10 bytes. Quants up to 31 keep four products within an int16
+// lane.
+#define Q5KSUB(INT, ra, rb) \
+	VLD1.P 32(R11), [V0.B16, V1.B16]; \
+	VLD1.P 64(R12), [V2.B16, V3.B16, V4.B16, V5.B16]; \
+	VAND   V30.B16, V0.B16, V6.B16; \
+	VAND   V30.B16, V1.B16, V7.B16; \
+	VUSHR  $4, V0.B16, V0.B16; \
+	VUSHR  $4, V1.B16, V1.B16; \
+	VSHL   $4, V18.B16, V16.B16; \
+	VAND   V29.B16, V16.B16, V16.B16; \
+	VORR   V16.B16, V6.B16, V6.B16; \
+	VSHL   $4, V19.B16, V16.B16; \
+	VAND   V29.B16, V16.B16, V16.B16; \
+	VORR   V16.B16, V7.B16, V7.B16; \
+	VSHL   $3, V18.B16, V16.B16; \
+	VAND   V29.B16, V16.B16, V16.B16; \
+	VORR   V16.B16, V0.B16, V0.B16; \
+	VSHL   $3, V19.B16, V16.B16; \
+	VAND   V29.B16, V16.B16, V16.B16; \
+	VORR   V16.B16, V1.B16, V1.B16; \
+	VUSHR  $2, V18.B16, V18.B16; \
+	VUSHR  $2, V19.B16, V19.B16; \
+	INT(6, 7, 2, 3, ra, 16); \
+	INT(0, 1, 4, 5, rb, 16)
+
+#define DOTQ5_K(INT) \
+	MOVD  w_base+0(FP), R0; \
+	MOVD  x_base+24(FP), R1; \
+	MOVD  nb+48(FP), R2; \
+	VMOVI $15, V30.B16; \
+	VMOVI $16, V29.B16; \
+	ZERO(28); \
+q5kloop: \
+	Q4KSCALES; \
+	ADD   $16, R0, R14; \
+	VLD1  (R14), [V18.B16, V19.B16]; \
+	ADD   $48, R0, R11; \
+	ADD   $4, R1, R12; \
+	Q5KSUB(INT, 8, 9); \
+	Q5KSUB(INT, 10, 11); \
+	Q5KSUB(INT, 12, 13); \
+	Q5KSUB(INT, 14, 15); \
+	KSUMS; \
+	FLOAD16(R0, R3, 20); \
+	ADD   $2, R0, R4; \
+	FLOAD16(R4, R3, 21); \
+	FMOVS (R1), F22; \
+	FMULS F22, F20, F20; \
+	FMULS F22, F21, F21; \
+	FMULS F20, F8, F8; \
+	FADDS F8, F28, F28; \
+	FMULS F21, F16, F16; \
+	FSUBS F16, F28, F28; \
+	ADD   $176, R0; \
+	ADD   $292, R1; \
+	SUBS  $1, R2; \
+	BNE   q5kloop; \
 	FMOVS F28, ret+56(FP); \
 	RET
 
@@ -760,3 +834,11 @@ TEXT ·dotQ6_KQ8_KSDOT(SB), NOSPLIT, $0-60
 // func dotQ6_KQ8_KNEON(w, x []byte, nb int) float32
 TEXT ·dotQ6_KQ8_KNEON(SB), NOSPLIT, $0-60
 	DOTQ6_K(Q6INT_NEON)
+
+// func dotQ5_KQ8_KSDOT(w, x []byte, nb int) float32
+TEXT ·dotQ5_KQ8_KSDOT(SB), NOSPLIT, $0-60
+	DOTQ5_K(Q4INT_SDOT)
+
+// func dotQ5_KQ8_KNEON(w, x []byte, nb int) float32
+TEXT ·dotQ5_KQ8_KNEON(SB), NOSPLIT, $0-60
+	DOTQ5_K(Q4INT_NEON)
