@@ -9,7 +9,9 @@ import (
 // BenchmarkMatMul multiplies a 1024×4096 matrix (the shape of a small
 // model's projection) by n=1 vector, as in token generation, and by n=32,
 // as in prompt processing, on a pool of GOMAXPROCS threads. GB/s counts
-// weight bytes read per second: each MatMul reads the weights once.
+// weight bytes read per second (each MatMul reads the weights once), the
+// measure for n=1; GFLOP/s counts 2·rows·cols·n operations per MatMul,
+// the measure for n=32.
 func BenchmarkMatMul(b *testing.B) {
 	const rows, cols = 1024, 4096
 	r := rand.New(rand.NewPCG(50, 51))
@@ -29,7 +31,9 @@ func BenchmarkMatMul(b *testing.B) {
 				for b.Loop() {
 					MatMul(p, out, w, x, n)
 				}
-				b.ReportMetric(float64(len(w.Data))*float64(b.N)/b.Elapsed().Seconds()/1e9, "GB/s")
+				sec := b.Elapsed().Seconds()
+				b.ReportMetric(float64(len(w.Data))*float64(b.N)/sec/1e9, "GB/s")
+				b.ReportMetric(2*float64(rows*cols*n)*float64(b.N)/sec/1e9, "GFLOP/s")
 			})
 		}
 	}

@@ -354,6 +354,26 @@ GLOBL ktIdxM<>(SB), RODATA|NOPTR, $64
 	VBROADCASTSS (R11), X9; \
 	VINSERTF32X4 $3, X9, Z7, Z7
 
+// ZEROHIGH clears Z16-Z31, which VZEROUPPER leaves alone, so that no
+// dirty upper register state outlives the kernel.
+#define ZEROHIGH \
+	VPXORD X16, X16, X16; \
+	VPXORD X17, X17, X17; \
+	VPXORD X18, X18, X18; \
+	VPXORD X19, X19, X19; \
+	VPXORD X20, X20, X20; \
+	VPXORD X21, X21, X21; \
+	VPXORD X22, X22, X22; \
+	VPXORD X23, X23, X23; \
+	VPXORD X24, X24, X24; \
+	VPXORD X25, X25, X25; \
+	VPXORD X26, X26, X26; \
+	VPXORD X27, X27, X27; \
+	VPXORD X28, X28, X28; \
+	VPXORD X29, X29, X29; \
+	VPXORD X30, X30, X30; \
+	VPXORD X31, X31, X31
+
 // DGATHER loads the fp16 d and dmin of the four rows' blocks into Y4 as
 // float32: d0 dmin0 d1 dmin1 ... (Q4_K and Q5_K).
 #define DGATHER \
@@ -445,6 +465,7 @@ rows4q4kvnniloop:
 	VSUBPS X12, X11, X11
 	MOVQ out_base+0(FP), AX
 	VMOVUPS X11, (AX)
+	ZEROHIGH
 	VZEROUPPER
 	RET
 
@@ -573,6 +594,7 @@ tile4q4kvnniloop:
 	VEXTRACTF32X4 $1, Z11, (AX)(R12*1)
 	VEXTRACTF32X4 $2, Z11, (R13)
 	VEXTRACTF32X4 $3, Z11, (R13)(R12*1)
+	ZEROHIGH
 	VZEROUPPER
 	RET
 
@@ -649,6 +671,7 @@ rows4q5kvnniloop:
 
 	MOVQ out_base+0(FP), AX
 	VMOVUPS X11, (AX)
+	ZEROHIGH
 	VZEROUPPER
 	RET
 
@@ -778,6 +801,7 @@ tile4q5kvnniloop:
 	VEXTRACTF32X4 $1, Z11, (AX)(R12*1)
 	VEXTRACTF32X4 $2, Z11, (R13)
 	VEXTRACTF32X4 $3, Z11, (R13)(R12*1)
+	ZEROHIGH
 	VZEROUPPER
 	RET
 
@@ -843,6 +867,7 @@ rows4q6kvnniloop:
 
 	MOVQ out_base+0(FP), AX
 	VMOVUPS X11, (AX)
+	ZEROHIGH
 	VZEROUPPER
 	RET
 
@@ -960,5 +985,6 @@ tile4q6kvnniloop:
 	VEXTRACTF32X4 $1, Z11, (AX)(R12*1)
 	VEXTRACTF32X4 $2, Z11, (R13)
 	VEXTRACTF32X4 $3, Z11, (R13)(R12*1)
+	ZEROHIGH
 	VZEROUPPER
 	RET

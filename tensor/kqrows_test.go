@@ -362,3 +362,46 @@ func TestKernelSetsBF16(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkKQRowKernels measures the k-quant multi-row kernels on
+// 4096-element rows, per row-block (one row, one token, one 256-element
+// block) or pair-block (a row and a token) computed.
+func BenchmarkKQRowKernels(b *testing.B) {
+	r := rand.New(rand.NewPCG(90, 91))
+	const nb = 16
+	for _, ks := range testKernelSets() {
+		for _, wt := range []Type{Q4_K, Q5_K, Q6_K} {
+			_, _, k := kqDot(&ks, wt)
+			if k.rows4 == nil {
+				continue
+			}
+			ws, xs := nb*wt.BlockBytes(), nb*blockQ8_K
+			w := makeKQuant(r, wt, 4*nb, false)
+			x := makeQ8K(r, 4*nb, false)
+			out := make([]float32, 16)
+			b.Run(fmt.Sprintf("%s/%v/rows4", ks.name, wt), func(b *testing.B) {
+				for b.Loop() {
+					k.rows4(out, w, ws, x, nb)
+				}
+				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/(4*nb), "ns/rowblock")
+			})
+			if k.tile4 != nil {
+				b.Run(fmt.Sprintf("%s/%v/tile4", ks.name, wt), func(b *testing.B) {
+					for b.Loop() {
+						k.tile4(out, 4, w, ws, x, xs, nb)
+					}
+					b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/(16*nb), "ns/pairblock")
+				})
+			}
+			dot, _, _ := kqDot(&ks, wt)
+			b.Run(fmt.Sprintf("%s/%v/dot", ks.name, wt), func(b *testing.B) {
+				var s float32
+				for b.Loop() {
+					s += dot(w, x, nb)
+				}
+				_ = s
+				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/nb, "ns/rowblock")
+			})
+		}
+	}
+}
