@@ -40,8 +40,10 @@ type kqRows struct {
 	// block sums stay as they are); nil means the kernels read the Q8_K
 	// blocks as quantized.
 	permute func(dst, src []byte, nb int)
-	// rows4 computes out[0:4], the dot products of four weight rows,
-	// wstride bytes apart from w, with one activation row x of nb blocks.
+	// rows4 computes out[i], the dot product of weight row i (wstride
+	// bytes apart from w) with one activation row x of nb blocks, for
+	// every i < len(out), which must be a multiple of 4: all the rows a
+	// thread has in one call, which lets the kernel prefetch ahead.
 	rows4 func(out []float32, w []byte, wstride int, x []byte, nb int)
 	// tile4 computes a 4×4 tile: out[t*ostride+r] is the dot product of
 	// weight row r with activation row t (xstride bytes apart). Nil if the

@@ -283,40 +283,42 @@ func permuteQ8K(dst, src []byte, nb int) {
 	}
 }
 
-func checkKQRows(out []float32, ostride int, w []byte, wstride int, x []byte, xstride, nb, wblock, tokens int) {
-	if nb <= 0 || wstride < nb*wblock || tokens > 1 && (xstride < nb*blockQ8_K || ostride < 4) {
-		panic("tensor: k-quant rows: bad block count or stride")
+// checkKQRows checks the arguments of a k-quant kernel: rows weight rows
+// (a multiple of 4) against tokens activation rows.
+func checkKQRows(out []float32, ostride int, w []byte, wstride int, x []byte, xstride, nb, wblock, rows, tokens int) {
+	if nb <= 0 || rows <= 0 || rows%4 != 0 || wstride < nb*wblock || tokens > 1 && (xstride < nb*blockQ8_K || ostride < 4) {
+		panic("tensor: k-quant rows: bad block count, row count or stride")
 	}
-	_, _, _ = out[(tokens-1)*ostride+3], w[3*wstride+nb*wblock-1], x[(tokens-1)*xstride+nb*blockQ8_K-1]
+	_, _, _ = out[(tokens-1)*ostride+rows-1], w[(rows-1)*wstride+nb*wblock-1], x[(tokens-1)*xstride+nb*blockQ8_K-1]
 }
 
 func rows4Q4_KVNNIGo(out []float32, w []byte, wstride int, x []byte, nb int) {
-	checkKQRows(out, 0, w, wstride, x, 0, nb, blockQ4_K, 1)
+	checkKQRows(out, 0, w, wstride, x, 0, nb, blockQ4_K, len(out), 1)
 	rows4Q4_KVNNI(out, w, wstride, x, nb)
 }
 
 func rows4Q5_KVNNIGo(out []float32, w []byte, wstride int, x []byte, nb int) {
-	checkKQRows(out, 0, w, wstride, x, 0, nb, blockQ5_K, 1)
+	checkKQRows(out, 0, w, wstride, x, 0, nb, blockQ5_K, len(out), 1)
 	rows4Q5_KVNNI(out, w, wstride, x, nb)
 }
 
 func rows4Q6_KVNNIGo(out []float32, w []byte, wstride int, x []byte, nb int) {
-	checkKQRows(out, 0, w, wstride, x, 0, nb, blockQ6_K, 1)
+	checkKQRows(out, 0, w, wstride, x, 0, nb, blockQ6_K, len(out), 1)
 	rows4Q6_KVNNI(out, w, wstride, x, nb)
 }
 
 func tile4Q4_KVNNIGo(out []float32, ostride int, w []byte, wstride int, x []byte, xstride int, nb int) {
-	checkKQRows(out, ostride, w, wstride, x, xstride, nb, blockQ4_K, 4)
+	checkKQRows(out, ostride, w, wstride, x, xstride, nb, blockQ4_K, 4, 4)
 	tile4Q4_KVNNI(out, ostride, w, wstride, x, xstride, nb)
 }
 
 func tile4Q5_KVNNIGo(out []float32, ostride int, w []byte, wstride int, x []byte, xstride int, nb int) {
-	checkKQRows(out, ostride, w, wstride, x, xstride, nb, blockQ5_K, 4)
+	checkKQRows(out, ostride, w, wstride, x, xstride, nb, blockQ5_K, 4, 4)
 	tile4Q5_KVNNI(out, ostride, w, wstride, x, xstride, nb)
 }
 
 func tile4Q6_KVNNIGo(out []float32, ostride int, w []byte, wstride int, x []byte, xstride int, nb int) {
-	checkKQRows(out, ostride, w, wstride, x, xstride, nb, blockQ6_K, 4)
+	checkKQRows(out, ostride, w, wstride, x, xstride, nb, blockQ6_K, 4, 4)
 	tile4Q6_KVNNI(out, ostride, w, wstride, x, xstride, nb)
 }
 

@@ -3,8 +3,8 @@
 #include "textflag.h"
 
 // Multi-row Q4_K, Q5_K and Q6_K kernels against Q8_K activations
-// (AVX-512 F/BW/VL and VNNI): rows4 (four weight rows, one token) and
-// tile4 (four rows, four tokens). For every (row, token) pair they compute
+// (AVX-512 F/BW/VL and VNNI): rows4 (groups of four weight rows, one
+// token) and tile4 (four rows, four tokens). For every (row, token) pair they compute
 // the same exact integer sums per super-block as the one-row kernels and
 // then the same float steps, lane by lane:
 //
@@ -28,7 +28,9 @@
 // (Q6_K) use the Q8_K block sums, in the same tree.
 //
 // Registers. General: SI, BX, DX, R10 point at the current block of rows
-// 0-3; DI, R8, R9, R11 at that of tokens 0-3; CX counts blocks. Vector:
+// 0-3; DI, R8, R9, R11 at that of tokens 0-3 (tile4); CX counts blocks;
+// rows4 also keeps the output pointer in AX, the next group of rows in
+// R14, the groups left in R13 and its prefetch pointer in R11. Vector:
 // Z0-Z7 quants and scales, Z8 0x0f bytes, Z9-Z10 scratch, Z11 (and Z12
 // for Q4_K's accm) the float accumulators, Z12-Z15 the high bits and
 // their mask for Q5_K and Q6_K, Z16-Z31 the pair sums (tile4) or Z16-Z19
@@ -383,10 +385,11 @@ GLOBL ktIdxM<>(SB), RODATA|NOPTR, $64
 	VPINSRD   $3, (R10), X4, X4; \
 	VCVTPH2PS X4, Y4
 
-// Q6DGATHER loads the fp16 d of the four rows' Q6_K blocks into X4.
-#define Q6DGATHER \
-	MOVWLZX   208(SI), AX; \
-	VMOVD     AX, X4; \
+// Q6DGATHER loads the fp16 d of the four rows' Q6_K blocks into X4; T is
+// scratch.
+#define Q6DGATHER(T) \
+	MOVWLZX   208(SI), T; \
+	VMOVD     T, X4; \
 	VPINSRW   $1, 208(BX), X4, X4; \
 	VPINSRW   $2, 208(DX), X4, X4; \
 	VPINSRW   $3, 208(R10), X4, X4; \
@@ -394,21 +397,40 @@ GLOBL ktIdxM<>(SB), RODATA|NOPTR, $64
 
 
 // func rows4Q4_KVNNI(out []float32, w []byte, wstride int, x []byte, nb int)
+//
+// len(out)/4 groups of four rows, one after another.
 TEXT ·rows4Q4_KVNNI(SB), NOSPLIT, $128-88
-	MOVQ w_base+24(FP), SI
+	MOVQ out_base+0(FP), AX
+	MOVQ out_len+8(FP), R13
+	SHRQ $2, R13
+	MOVQ w_base+24(FP), R14
 	MOVQ wstride+48(FP), R12
-	MOVQ x_base+56(FP), DI
-	MOVQ nb+80(FP), CX
-	MOVL $0x1111, AX
-	KMOVW AX, K1
+	MOVL $0x1111, BX
+	KMOVW BX, K1
+	VPBROADCASTD ktNib<>(SB), Z8
+
+rows4q4kvnnigroup:
+	MOVQ R14, SI
+	LEAQ (SI)(R12*4), R11
 	LEAQ (SI)(R12*1), BX
 	LEAQ (SI)(R12*2), DX
 	LEAQ (DX)(R12*1), R10
-	VPBROADCASTD ktNib<>(SB), Z8
+	MOVQ x_base+56(FP), DI
+	MOVQ nb+80(FP), CX
 	VPXORD Z11, Z11, Z11
 	VPXORD Z12, Z12, Z12
 
 rows4q4kvnniloop:
+	PREFETCHT0 0(R11)
+	PREFETCHT0 64(R11)
+	PREFETCHT0 128(R11)
+	PREFETCHT0 192(R11)
+	PREFETCHT0 256(R11)
+	PREFETCHT0 320(R11)
+	PREFETCHT0 384(R11)
+	PREFETCHT0 448(R11)
+	PREFETCHT0 512(R11)
+	ADDQ $576, R11
 	VBROADCASTI64X4 260(DI), Z9 // block sums in both halves
 	SUNPACK(SI, X0, X1, X2)
 	VMOVDQU X0, 0(SP)
@@ -463,8 +485,11 @@ rows4q4kvnniloop:
 	JNZ  rows4q4kvnniloop
 
 	VSUBPS X12, X11, X11
-	MOVQ out_base+0(FP), AX
 	VMOVUPS X11, (AX)
+	ADDQ $16, AX
+	LEAQ (R14)(R12*4), R14
+	DECQ R13
+	JNZ  rows4q4kvnnigroup
 	ZEROHIGH
 	VZEROUPPER
 	RET
@@ -599,21 +624,42 @@ tile4q4kvnniloop:
 	RET
 
 // func rows4Q5_KVNNI(out []float32, w []byte, wstride int, x []byte, nb int)
+//
+// len(out)/4 groups of four rows, one after another.
 TEXT ·rows4Q5_KVNNI(SB), NOSPLIT, $128-88
-	MOVQ w_base+24(FP), SI
+	MOVQ out_base+0(FP), AX
+	MOVQ out_len+8(FP), R13
+	SHRQ $2, R13
+	MOVQ w_base+24(FP), R14
 	MOVQ wstride+48(FP), R12
-	MOVQ x_base+56(FP), DI
-	MOVQ nb+80(FP), CX
-	MOVL $0x1111, AX
-	KMOVW AX, K1
+	MOVL $0x1111, BX
+	KMOVW BX, K1
+	VPBROADCASTD ktNib<>(SB), Z8
+	VPBROADCASTD ktM10<>(SB), Z14
+
+rows4q5kvnnigroup:
+	MOVQ R14, SI
+	LEAQ (SI)(R12*4), R11
 	LEAQ (SI)(R12*1), BX
 	LEAQ (SI)(R12*2), DX
 	LEAQ (DX)(R12*1), R10
-	VPBROADCASTD ktNib<>(SB), Z8
-	VPBROADCASTD ktM10<>(SB), Z14
+	MOVQ x_base+56(FP), DI
+	MOVQ nb+80(FP), CX
 	VPXORD Z11, Z11, Z11
 
 rows4q5kvnniloop:
+	PREFETCHT0 0(R11)
+	PREFETCHT0 64(R11)
+	PREFETCHT0 128(R11)
+	PREFETCHT0 192(R11)
+	PREFETCHT0 256(R11)
+	PREFETCHT0 320(R11)
+	PREFETCHT0 384(R11)
+	PREFETCHT0 448(R11)
+	PREFETCHT0 512(R11)
+	PREFETCHT0 576(R11)
+	PREFETCHT0 640(R11)
+	ADDQ $704, R11
 	VBROADCASTI64X4 260(DI), Z9 // block sums in both halves
 	SUNPACK(SI, X0, X1, X2)
 	VMOVDQU X0, 0(SP)
@@ -669,8 +715,11 @@ rows4q5kvnniloop:
 	DECQ CX
 	JNZ  rows4q5kvnniloop
 
-	MOVQ out_base+0(FP), AX
 	VMOVUPS X11, (AX)
+	ADDQ $16, AX
+	LEAQ (R14)(R12*4), R14
+	DECQ R13
+	JNZ  rows4q5kvnnigroup
 	ZEROHIGH
 	VZEROUPPER
 	RET
@@ -806,21 +855,45 @@ tile4q5kvnniloop:
 	RET
 
 // func rows4Q6_KVNNI(out []float32, w []byte, wstride int, x []byte, nb int)
+//
+// len(out)/4 groups of four rows, one after another.
 TEXT ·rows4Q6_KVNNI(SB), NOSPLIT, $128-88
-	MOVQ w_base+24(FP), SI
+	MOVQ out_base+0(FP), AX
+	MOVQ out_len+8(FP), R13
+	SHRQ $2, R13
+	MOVQ w_base+24(FP), R14
 	MOVQ wstride+48(FP), R12
-	MOVQ x_base+56(FP), DI
-	MOVQ nb+80(FP), CX
-	MOVL $0x1111, AX
-	KMOVW AX, K1
+	MOVL $0x1111, BX
+	KMOVW BX, K1
+	VPBROADCASTD ktNib<>(SB), Z8
+	VPBROADCASTD ktM30<>(SB), Z14
+
+rows4q6kvnnigroup:
+	MOVQ R14, SI
+	LEAQ (SI)(R12*4), R11
 	LEAQ (SI)(R12*1), BX
 	LEAQ (SI)(R12*2), DX
 	LEAQ (DX)(R12*1), R10
-	VPBROADCASTD ktNib<>(SB), Z8
-	VPBROADCASTD ktM30<>(SB), Z14
+	MOVQ x_base+56(FP), DI
+	MOVQ nb+80(FP), CX
 	VPXORD Z11, Z11, Z11
 
 rows4q6kvnniloop:
+	PREFETCHT0 0(R11)
+	PREFETCHT0 64(R11)
+	PREFETCHT0 128(R11)
+	PREFETCHT0 192(R11)
+	PREFETCHT0 256(R11)
+	PREFETCHT0 320(R11)
+	PREFETCHT0 384(R11)
+	PREFETCHT0 448(R11)
+	PREFETCHT0 512(R11)
+	PREFETCHT0 576(R11)
+	PREFETCHT0 640(R11)
+	PREFETCHT0 704(R11)
+	PREFETCHT0 768(R11)
+	PREFETCHT0 832(R11)
+	ADDQ $840, R11
 	VBROADCASTI64X4 260(DI), Z9 // block sums in both halves
 	VPMOVSXBW 192(SI), Y0
 	VPMOVSXBW 192(BX), Y3
@@ -851,7 +924,7 @@ rows4q6kvnniloop:
 	VPSLLD $5, X20, X3
 	VPSUBD X3, X2, X2
 	VCVTDQ2PS X2, X2
-	Q6DGATHER
+	Q6DGATHER(R9)
 	VBROADCASTSS (DI), X9
 	VMULPS X9, X4, X4
 	VMULPS X2, X4, X4
@@ -865,8 +938,11 @@ rows4q6kvnniloop:
 	DECQ CX
 	JNZ  rows4q6kvnniloop
 
-	MOVQ out_base+0(FP), AX
 	VMOVUPS X11, (AX)
+	ADDQ $16, AX
+	LEAQ (R14)(R12*4), R14
+	DECQ R13
+	JNZ  rows4q6kvnnigroup
 	ZEROHIGH
 	VZEROUPPER
 	RET
@@ -959,7 +1035,7 @@ tile4q6kvnniloop:
 	VPSLLD $5, Z3, Z3
 	VPSUBD Z3, Z2, Z2
 	VCVTDQ2PS Z2, Z2
-	Q6DGATHER
+	Q6DGATHER(AX)
 	VSHUFF32X4 $0, Z4, Z4, Z4
 	DXLANES
 	VMULPS Z7, Z4, Z4

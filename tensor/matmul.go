@@ -375,9 +375,10 @@ func (j *matmulJob) rowsQ8(lo, hi int) {
 }
 
 // rowsKQ computes rows [lo, hi) of a k-quant matrix with the multi-row
-// kernels, as rowsQ8 does: four rows at a time, against four tokens at a
-// time where there is a tile kernel, the tokens in chunks that stay in
-// cache. Leftover rows take the one-row dot product, on the blocks as
+// kernels: four rows against four tokens at a time where there is a tile
+// kernel, the tokens in chunks that stay in cache while the rows stream
+// past; the other tokens with the four-row kernel over all the rows at
+// once. Leftover rows take the one-row dot product, on the blocks as
 // quantized.
 func (j *matmulJob) rowsKQ(lo, hi int) {
 	rows, nb := j.w.Rows, j.w.Cols/QK_K
@@ -388,23 +389,26 @@ func (j *matmulJob) rowsKQ(lo, hi int) {
 	if k.permute != nil {
 		x = j.xx
 	}
+	r4 := lo + (hi-lo)&^3
 	chunk := max(4, actChunk/arow&^3)
 	for t0 := 0; t0 < j.n; t0 += chunk {
 		t1 := min(j.n, t0+chunk)
-		r := lo
-		for ; r+4 <= hi; r += 4 {
-			w := data[r*wrow : (r+4)*wrow]
-			t := t0
-			if k.tile4 != nil {
-				for ; t+4 <= t1; t += 4 {
+		t := t0
+		if k.tile4 != nil && t1-t0 >= 4 {
+			tt := t0 + (t1-t0)&^3
+			for r := lo; r < r4; r += 4 {
+				w := data[r*wrow : (r+4)*wrow]
+				for t = t0; t < tt; t += 4 {
 					k.tile4(out[t*rows+r:], rows, w, wrow, x[t*arow:(t+4)*arow], arow, nb)
 				}
 			}
+		}
+		if r4 > lo {
 			for ; t < t1; t++ {
-				k.rows4(out[t*rows+r:t*rows+r+4], w, wrow, x[t*arow:(t+1)*arow], nb)
+				k.rows4(out[t*rows+lo:t*rows+r4], data[lo*wrow:r4*wrow], wrow, x[t*arow:(t+1)*arow], nb)
 			}
 		}
-		for ; r < hi; r++ {
+		for r := r4; r < hi; r++ {
 			wr := data[r*wrow : (r+1)*wrow]
 			for t := t0; t < t1; t++ {
 				out[t*rows+r] = j.kind.dot(wr, act[t*arow:(t+1)*arow], nb)
