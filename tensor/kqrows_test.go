@@ -207,6 +207,31 @@ func TestKernelSetsKQRows(t *testing.T) {
 							}
 						}
 					}
+					// Three groups of four rows in one call: rows 4-11 repeat
+					// rows 0-3 in reverse and forward order.
+					w12 := make([]byte, 1+12*wstride)[1:]
+					for i := 0; i < 12; i++ {
+						src := i % 4
+						if i >= 4 && i < 8 {
+							src = 3 - src
+						}
+						copy(w12[i*wstride:(i+1)*wstride], w[src*wstride:])
+					}
+					out12 := make([]float32, 13)
+					out12[12] = -1
+					k.rows4(out12[:12], w12, wstride, xp[xstride:], nb)
+					for i, v := range out12[:12] {
+						src := i % 4
+						if i >= 4 && i < 8 {
+							src = 3 - src
+						}
+						if math.Float32bits(v) != math.Float32bits(want[4+src]) {
+							t.Errorf("%s: rows4 over 12 rows: row %d = %v, dot product %v", name, i, v, want[4+src])
+						}
+					}
+					if out12[12] != -1 {
+						t.Errorf("%s: rows4 wrote past its rows", name)
+					}
 					if k.tile4 == nil {
 						continue
 					}
