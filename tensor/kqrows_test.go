@@ -406,7 +406,7 @@ func BenchmarkKQRowKernels(b *testing.B) {
 			out := make([]float32, 16)
 			b.Run(fmt.Sprintf("%s/%v/rows4", ks.name, wt), func(b *testing.B) {
 				for b.Loop() {
-					k.rows4(out, w, ws, x, nb)
+					k.rows4(out[:4], w, ws, x, nb)
 				}
 				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/(4*nb), "ns/rowblock")
 			})
