@@ -384,6 +384,14 @@ func (e *Engine) loop() {
 	defer close(e.done)
 	defer e.pool.Close()
 	logits := make([]float32, e.cfg.MaxRunning*e.vocab)
+	// While there is work the pool's workers spin between steps instead
+	// of parking: see tensor.Pool.Hold.
+	held := false
+	defer func() {
+		if held {
+			e.pool.Release()
+		}
+	}()
 	for {
 		e.takeInbox()
 		select {
@@ -397,6 +405,10 @@ func (e *Engine) loop() {
 		default:
 		}
 		if e.sched.idle() {
+			if held {
+				e.pool.Release()
+				held = false
+			}
 			select {
 			case <-e.drain:
 				if e.takeInbox(); e.sched.idle() {
@@ -406,6 +418,10 @@ func (e *Engine) loop() {
 			case <-e.abort:
 			}
 			continue
+		}
+		if !held {
+			e.pool.Hold()
+			held = true
 		}
 		out := e.sched.schedule()
 		if len(out.chunks) > 0 {

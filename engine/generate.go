@@ -78,6 +78,9 @@ func Generate(ctx context.Context, m *model.Model, p *tensor.Pool, s *model.Stat
 	if free := s.ContextLength() - s.Pos(); len(prompt) > free {
 		return st, fmt.Errorf("engine: prompt of %d tokens does not fit in the %d free positions of the context: %w", len(prompt), free, model.ErrContextFull)
 	}
+	// One forward pass follows another with only sampling between them.
+	p.Hold()
+	defer p.Release()
 	batch := cfg.BatchSize
 	if batch <= 0 {
 		batch = DefaultBatchSize

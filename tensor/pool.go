@@ -16,8 +16,13 @@ import (
 // across the threads. Waking a parked thread costs tens of microseconds
 // on a virtual machine, as much as a whole small matmul, so between
 // operations the workers spin for a while (as llama.cpp's threads do)
-// before they park. Spinning happens only when every thread can have a
-// processor of its own (threads <= GOMAXPROCS).
+// before they park, and so does the caller waiting for them. On the
+// virtual machines measured, a wake-up can cost milliseconds, so the spin
+// covers not just the gaps inside a forward pass but those between the
+// decode steps of a server (sampling, scheduling, streaming). Spinning
+// workers yield their processor every few tens of microseconds so that
+// the process's other goroutines still run. Spinning happens only when
+// every thread can have a processor of its own (threads <= GOMAXPROCS).
 //
 // A nil *Pool is valid and runs everything on the calling goroutine.
 // A Pool serves one caller at a time: its methods must not be called
@@ -31,12 +36,16 @@ type Pool struct {
 	job  poolJob       // written only while no worker reads it
 
 	// Parking: a worker parks on wake after spinning; Run broadcasts
-	// when any worker is parked.
-	mu     sync.Mutex
-	wake   *sync.Cond
-	parked atomic.Int32
-	closed atomic.Bool
-	exited sync.WaitGroup
+	// when any worker is parked. The caller parks on done, and the last
+	// worker to finish signals it.
+	mu       sync.Mutex
+	wake     *sync.Cond
+	done     *sync.Cond
+	parked   atomic.Int32
+	awaiting atomic.Bool // the caller is parked on done
+	holds    atomic.Int32 // Hold calls not yet Released: spin, never park
+	closed   atomic.Bool
+	exited   sync.WaitGroup
 
 	panics []any // a panic value from each worker's last task
 
@@ -52,10 +61,14 @@ type poolJob struct {
 	n, t int
 }
 
-// poolSpin is how long idle workers spin: long enough to cover the gap
-// between the operations of a forward pass and between decode steps,
-// short enough that an idle pool soon stops using the CPU.
+// poolSpin is how long idle workers, and the caller waiting for them,
+// spin before parking: long enough to cover the gaps between the
+// operations of a forward pass and between a server's steps, short
+// enough that an idle pool soon leaves the CPU to others.
 const poolSpin = 2 * time.Millisecond
+
+// poolYield is how often a spinning worker yields its processor.
+const poolYield = 100 * time.Microsecond
 
 // NewPool starts a pool of the given number of threads, counting the
 // caller, which always does a share of the work. threads <= 0 means
@@ -73,6 +86,7 @@ func NewPool(threads int) *Pool {
 		p.spin = poolSpin
 	}
 	p.wake = sync.NewCond(&p.mu)
+	p.done = sync.NewCond(&p.mu)
 	p.mmRows = p.mm.rows
 	p.mmConvert = p.mm.convert
 	p.exited.Add(p.workers)
@@ -89,6 +103,25 @@ func (p *Pool) Threads() int {
 		return 1
 	}
 	return p.workers + 1
+}
+
+// Hold keeps the workers spinning between jobs, never parking, until the
+// matching Release: for a caller about to run many forward passes with
+// short gaps of other work between them (a server's steps, a generation
+// loop). Without it workers park after a short spin, and on virtual
+// machines waking a parked thread can cost milliseconds. Hold and Release
+// nest; a nil pool ignores them.
+func (p *Pool) Hold() {
+	if p != nil {
+		p.holds.Add(1)
+	}
+}
+
+// Release undoes one Hold.
+func (p *Pool) Release() {
+	if p != nil {
+		p.holds.Add(-1)
+	}
 }
 
 // Close stops the pool's goroutines and waits for them to exit.
@@ -127,19 +160,14 @@ func (p *Pool) Run(n int, fn func(lo, hi int)) {
 	p.job = poolJob{fn: fn, n: n, t: t}
 	p.left.Store(int32(p.workers))
 	p.gen.Add(1)
-	if p.parked.Load() > 0 {
+	woke := p.parked.Load() > 0
+	if woke {
 		p.mu.Lock()
 		p.wake.Broadcast()
 		p.mu.Unlock()
 	}
 	own := runCatching(fn, 0, n/t)
-	for i := 1; p.left.Load() != 0; i++ {
-		if i%4096 == 0 {
-			// A worker woken from parking may be queued on this
-			// goroutine's processor.
-			runtime.Gosched()
-		}
-	}
+	p.awaitWorkers(woke)
 	p.job = poolJob{}
 	if own != nil {
 		p.clearPanics()
@@ -155,6 +183,36 @@ func (p *Pool) Run(n int, fn func(lo, hi int)) {
 
 func (p *Pool) clearPanics() { clear(p.panics) }
 
+// awaitWorkers returns when every worker has finished the current job,
+// spinning for up to p.spin and then parking. After waking parked workers
+// it parks at once: a woken worker is queued on this goroutine's
+// processor, and spinning here would keep it from running.
+func (p *Pool) awaitWorkers(woke bool) {
+	if p.spin > 0 && !woke {
+		start := time.Now()
+		// No yielding here: a yield would let a worker queued on this
+		// goroutine's processor run there, and the two could go on
+		// taking turns on one processor while the other idles.
+		for i := 1; p.left.Load() != 0; i++ {
+			if i%1024 == 0 && time.Since(start) > p.spin {
+				break
+			}
+		}
+		if p.left.Load() == 0 {
+			return
+		}
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	// As with parked workers: the caller says it waits before it reads
+	// left, the last worker decrements left before it reads awaiting.
+	p.awaiting.Store(true)
+	defer p.awaiting.Store(false)
+	for p.left.Load() != 0 {
+		p.done.Wait()
+	}
+}
+
 // worker k runs range k of every job until the pool closes.
 func (p *Pool) worker(k int) {
 	defer p.exited.Done()
@@ -169,7 +227,11 @@ func (p *Pool) worker(k int) {
 		if j := p.job; k < j.t {
 			p.panics[k-1] = runCatching(j.fn, j.n*k/j.t, j.n*(k+1)/j.t)
 		}
-		p.left.Add(-1)
+		if p.left.Add(-1) == 0 && p.awaiting.Load() {
+			p.mu.Lock()
+			p.done.Signal()
+			p.mu.Unlock()
+		}
 	}
 }
 
@@ -184,13 +246,15 @@ func (p *Pool) await(seen uint32) uint32 {
 				return g
 			}
 			if i%4096 == 0 {
-				// Every 100µs let other goroutines of the process (an
+				// Now and then let other goroutines of the process (an
 				// HTTP server's, say) run; give up after p.spin.
 				now := time.Now()
-				if now.Sub(start) > p.spin {
+				if p.holds.Load() > 0 {
+					start = now
+				} else if now.Sub(start) > p.spin {
 					break
 				}
-				if now.Sub(yielded) > 100*time.Microsecond {
+				if now.Sub(yielded) > poolYield {
 					runtime.Gosched()
 					yielded = now
 				}

@@ -130,6 +130,7 @@ func bench(cmd *cobra.Command, o benchOptions) error {
 			return fmt.Errorf("--threads must be at least 1, got %d", threads)
 		}
 		pool := tensor.NewPool(threads)
+		pool.Hold() // the timed runs are back-to-back forward passes
 		tests := make([]struct{ p, n int }, 0)
 		for _, p := range o.prompt {
 			if p > 0 {

@@ -108,6 +108,7 @@ func runPerplexity(ctx context.Context, stdout, stderr io.Writer, o perplexityOp
 	}
 	pool := tensor.NewPool(o.threads)
 	defer pool.Close()
+	pool.Hold() // one forward pass after another
 
 	p := pplRun{model: m, pool: pool, kvType: kvType, ctx: o.ctx, batch: min(o.batch, o.ctx), bos: bos}
 	n := p.chunks(len(tokens), o.chunks)

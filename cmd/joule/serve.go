@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -187,6 +188,13 @@ func loadServer(o serveOptions, id string, kvType tensor.Type, kvMem int64) (_ *
 			f.Close()
 		}
 	}()
+	// While requests run the compute threads spin between steps
+	// (tensor.Pool.Hold) and keep their processors busy; one processor
+	// more lets the network poller and the HTTP goroutines run meanwhile
+	// instead of waiting for the runtime's 10 ms background poll.
+	if want := o.threads + 1; runtime.GOMAXPROCS(0) < want {
+		runtime.GOMAXPROCS(want)
+	}
 	e, err := engine.New(m, engine.Config{
 		Threads:       o.threads,
 		KVMemBytes:    kvMem,
