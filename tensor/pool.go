@@ -42,7 +42,7 @@ type Pool struct {
 	wake     *sync.Cond
 	done     *sync.Cond
 	parked   atomic.Int32
-	awaiting atomic.Bool // the caller is parked on done
+	awaiting atomic.Bool  // the caller is parked on done
 	holds    atomic.Int32 // Hold calls not yet Released: spin, never park
 	closed   atomic.Bool
 	exited   sync.WaitGroup
