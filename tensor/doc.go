@@ -10,4 +10,11 @@
 // weights' companion format (fp16, bf16, Q8_0 or Q8_K blocks) before the
 // dot products, as llama.cpp's CPU backend does, so that results track
 // llama.cpp's rather than exact products.
+//
+// Pack rearranges Q4_0 and Q8_0 weight matrices, once at load time, into
+// groups of eight interleaved rows that the x86-64 kernels read as one
+// stream; results do not change. A Pool of persistent threads splits each
+// kernel's work; its workers spin briefly between jobs, and through a
+// whole generation while held (Pool.Hold), because on virtual machines
+// waking a parked thread costs more than a small matmul.
 package tensor
