@@ -17,6 +17,7 @@ type kernelSet struct {
 	dotQ4_KQ8_K func(w, x []byte, nb int) float32
 	dotQ6_KQ8_K func(w, x []byte, nb int) float32
 	quantQ8_0   func(dst []byte, src []float32) // activations, see quantizeQ8_0Act
+	quantQ8_K   func(dst []byte, src []float32) // k-quant activations; nil means quantizeQ8_K
 
 	// Optional one-row dot products: nil means the plain-Go reference.
 	dotQ5_KQ8_K func(w, x []byte, nb int) float32
@@ -122,4 +123,11 @@ func dotQ8_0Q8_0(w, x []byte, nb int) float32      { return kernels.dotQ8_0Q8_0(
 func dotQ4_KQ8_K(w, x []byte, nb int) float32      { return kernels.dotQ4_KQ8_K(w, x, nb) }
 func dotQ6_KQ8_K(w, x []byte, nb int) float32      { return kernels.dotQ6_KQ8_K(w, x, nb) }
 func quantizeRowQ8_0Act(dst []byte, src []float32) { kernels.quantQ8_0(dst, src) }
-func quantizeRowQ8_K(dst []byte, src []float32)    { quantizeQ8_K(dst, src) }
+
+func quantizeRowQ8_K(dst []byte, src []float32) {
+	if kernels.quantQ8_K != nil {
+		kernels.quantQ8_K(dst, src)
+		return
+	}
+	quantizeQ8_K(dst, src)
+}

@@ -87,6 +87,7 @@ func avx2Kernels() kernelSet {
 		dotQ5_KQ8_K: dotQ5_KQ8_KAVX2Go,
 		dotBF16:     dotBF16AVX2Go,
 		quantQ8_0:   quantizeQ8_0AVX2Go,
+		quantQ8_K:   quantizeQ8_KAVX2Go,
 		q4_0:        q8Rows{rows4: rows4Q4_0AVX2Go, expand: expandQ8_0AVX2Go, rows8: q4Rows8AVX2Go, prows8: q4PackedRows8AVX2Go},
 		q8_0:        q8Rows{rows4: rows4Q8_0AVX2Go},
 	}
