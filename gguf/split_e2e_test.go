@@ -1,6 +1,7 @@
 package gguf_test
 
 import (
+	"bytes"
 	"os"
 	"path/filepath"
 	"slices"
@@ -76,6 +77,39 @@ func TestSplitModelForward(t *testing.T) {
 			if got[i] != want[i] {
 				t.Fatalf("logit %d is %v from the split model, %v from the whole file", i, got[i], want[i])
 			}
+		}
+	}
+}
+
+// TestReleaseKeepsData checks that tensor data stays correct after its
+// pages are released: they come back from the file.
+func TestReleaseKeepsData(t *testing.T) {
+	var buf bytes.Buffer
+	if err := llamatest.WriteRandomLlama(&buf, llamatest.RandomConfig{Embd: 256, FF: 512, Layers: 2, Heads: 4, Seed: 12, Type: tensor.Q8_0}); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "m.gguf")
+	if err := os.WriteFile(path, buf.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := gguf.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	want := map[string][]byte{}
+	for i := range f.Tensors {
+		ti := &f.Tensors[i]
+		want[ti.Name] = bytes.Clone(f.TensorData(ti))
+	}
+	for i := range f.Tensors {
+		f.Release(f.TensorData(&f.Tensors[i]))
+	}
+	f.Release(buf.Bytes()) // not the file's memory: ignored
+	for i := range f.Tensors {
+		ti := &f.Tensors[i]
+		if !bytes.Equal(f.TensorData(ti), want[ti.Name]) {
+			t.Fatalf("tensor %q changed after Release", ti.Name)
 		}
 	}
 }

@@ -174,22 +174,28 @@ func LoadWith(f *gguf.File, o LoadOptions) (*Model, error) {
 		}
 	}
 	if !o.NoPack {
-		m.pack()
+		m.pack(f)
 	}
 	return m, nil
 }
 
-// pack packs the matrices only MatMul reads. The embeddings are also read
-// by row, so a tied output stays as it is.
-func (m *Model) pack() {
+// pack packs the matrices only MatMul reads, and lets the file's pages of
+// those it copied go. The embeddings are also read by row, so a tied
+// output stays as it is.
+func (m *Model) pack(f *gguf.File) {
+	mats := []*tensor.Matrix{}
 	for i := range m.layers {
 		L := &m.layers[i]
-		for _, w := range []*tensor.Matrix{&L.wq, &L.wk, &L.wv, &L.wo, &L.gate, &L.up, &L.down} {
-			*w = tensor.Pack(*w)
-		}
+		mats = append(mats, &L.wq, &L.wk, &L.wv, &L.wo, &L.gate, &L.up, &L.down)
 	}
 	if !m.tied {
-		m.output = tensor.Pack(m.output)
+		mats = append(mats, &m.output)
+	}
+	for _, w := range mats {
+		old := w.Data
+		if *w = tensor.Pack(*w); w.Packed() {
+			f.Release(old)
+		}
 	}
 }
 
