@@ -50,6 +50,10 @@ type kqRows struct {
 	// weight row r with activation row t (xstride bytes apart). Nil if the
 	// set has none.
 	tile4 func(out []float32, ostride int, w []byte, wstride int, x []byte, xstride int, nb int)
+	// tile8 is tile4 for four rows against eight tokens (t < 8), which
+	// unpacks each weight block once for twice as many tokens. Nil if the
+	// set has none.
+	tile8 func(out []float32, ostride int, w []byte, wstride int, x []byte, xstride int, nb int)
 }
 
 // q8Rows are the multi-row kernels for one weight type whose activations

@@ -106,7 +106,7 @@ func avx512Kernels() kernelSet {
 		expand: expandQ8_0Wide, xblock: blockQ8_0W,
 		prows8: q8PackedRows8VNNIGo, ptile8: q8PackedTile8VNNIGo,
 	}
-	k.q4_K = kqRows{permute: permuteQ8K, rows4: rows4Q4_KVNNIGo, tile4: tile4Q4_KVNNIGo}
+	k.q4_K = kqRows{permute: permuteQ8K, rows4: rows4Q4_KVNNIGo, tile4: tile4Q4_KVNNIGo, tile8: tile8Q4_KVNNIGo}
 	k.q5_K = kqRows{permute: permuteQ8K, rows4: rows4Q5_KVNNIGo, tile4: tile4Q5_KVNNIGo}
 	k.q6_K = kqRows{rows4: rows4Q6_KVNNIGo, tile4: tile4Q6_KVNNIGo}
 	if x86.bf16 {
@@ -313,6 +313,11 @@ func tile4Q4_KVNNIGo(out []float32, ostride int, w []byte, wstride int, x []byte
 	tile4Q4_KVNNI(out, ostride, w, wstride, x, xstride, nb)
 }
 
+func tile8Q4_KVNNIGo(out []float32, ostride int, w []byte, wstride int, x []byte, xstride int, nb int) {
+	checkKQRows(out, ostride, w, wstride, x, xstride, nb, blockQ4_K, 4, 8)
+	tile8Q4_KVNNI(out, ostride, w, wstride, x, xstride, nb)
+}
+
 func tile4Q5_KVNNIGo(out []float32, ostride int, w []byte, wstride int, x []byte, xstride int, nb int) {
 	checkKQRows(out, ostride, w, wstride, x, xstride, nb, blockQ5_K, 4, 4)
 	tile4Q5_KVNNI(out, ostride, w, wstride, x, xstride, nb)
@@ -431,6 +436,9 @@ func rows4Q6_KVNNI(out []float32, w []byte, wstride int, x []byte, nb int)
 
 //go:noescape
 func tile4Q4_KVNNI(out []float32, ostride int, w []byte, wstride int, x []byte, xstride int, nb int)
+
+//go:noescape
+func tile8Q4_KVNNI(out []float32, ostride int, w []byte, wstride int, x []byte, xstride int, nb int)
 
 //go:noescape
 func tile4Q5_KVNNI(out []float32, ostride int, w []byte, wstride int, x []byte, xstride int, nb int)

@@ -1064,3 +1064,174 @@ tile4q6kvnniloop:
 	ZEROHIGH
 	VZEROUPPER
 	RET
+
+// KMULI is KMUL for the Q8_K block at B+4*I.
+#define KMULI(B, I, ACC) \
+	VPMADDUBSW 4(B)(I*4), Z0, Z9; \
+	VPMADDWD   Z4, Z9, ACC; \
+	VPMADDUBSW 68(B)(I*4), Z1, Z9; \
+	VPDPWSSD   Z5, Z9, ACC; \
+	VPMADDUBSW 132(B)(I*4), Z2, Z9; \
+	VPDPWSSD   Z6, Z9, ACC; \
+	VPMADDUBSW 196(B)(I*4), Z3, Z9; \
+	VPDPWSSD   Z7, Z9, ACC
+
+// T8MINS unpacks the scales and mins of the Q4_K block at R, keeps the
+// scales at SOFF(SP) and sets G and H to the min sums of that row with
+// tokens 0-3 and 4-7 (block sums in Z3-Z6), one token per 128-bit lane.
+#define T8MINS(R, SOFF, G, H) \
+	SUNPACK(R, X0, X1, X2); \
+	VMOVDQU X0, SOFF(SP); \
+	VSHUFI64X2 $0, Z0, Z0, Z1; \
+	VPSHUFB ktMin<>(SB), Z1, Z1; \
+	VPMADDWD Z3, Z1, Z16; \
+	VPMADDWD Z4, Z1, Z17; \
+	VPMADDWD Z5, Z1, Z18; \
+	VPMADDWD Z6, Z1, Z19; \
+	L2(Z16, Z17, G, Z7); \
+	L2(Z18, Z19, H, Z7)
+
+// T8ROW multiplies the Q4_K block at R (scales at SOFF(SP)) with the
+// eight tokens and sets G and H to the pair sums of tokens 0-3 and 4-7,
+// one token per 128-bit lane.
+#define T8ROW(R, SOFF, G, H) \
+	Q4PREP(R, SOFF); \
+	KMUL(DI, Z16); \
+	KMUL(R8, Z17); \
+	KMUL(R9, Z18); \
+	KMUL(R11, Z19); \
+	KMULI(DI, R13, Z20); \
+	KMULI(R8, R13, Z21); \
+	KMULI(R9, R13, Z22); \
+	KMULI(R11, R13, Z23); \
+	L1(Z16, Z17, Z24, Z10); \
+	L1(Z18, Z19, Z25, Z10); \
+	L1(Z20, Z21, Z26, Z10); \
+	L1(Z22, Z23, Z27, Z10); \
+	L2(Z24, Z25, G, Z10); \
+	L2(Z26, Z27, H, Z10)
+
+// DXLANESI is DXLANES for tokens 4-7.
+#define DXLANESI \
+	VBROADCASTSS (DI)(R13*4), Z7; \
+	VBROADCASTSS (R8)(R13*4), X9; \
+	VINSERTF32X4 $1, X9, Z7, Z7; \
+	VBROADCASTSS (R9)(R13*4), X9; \
+	VINSERTF32X4 $2, X9, Z7, Z7; \
+	VBROADCASTSS (R11)(R13*4), X9; \
+	VINSERTF32X4 $3, X9, Z7, Z7
+
+// func tile8Q4_KVNNI(out []float32, ostride int, w []byte, wstride int, x []byte, xstride int, nb int)
+//
+// Four rows against eight tokens: each row's block is unpacked once for
+// eight tokens instead of four. Tokens 0-3 are at DI, R8, R9, R11 and
+// tokens 4-7 at the same plus 4*xstride (R13). The pair sums of a row are
+// reduced as soon as its eight products are done, so that a row needs
+// only 16 registers; rows 0-1 and 2-3 are combined by L3 and then L4 into
+// two vectors, tokens 0-3 and 4-7, with (row r, token t) in lane
+// 4(t%4)+r, and from there the float steps are those of tile4Q4_KVNNI.
+// Z11-Z12 are the accumulators of tokens 0-3, Z13-Z14 of tokens 4-7. The
+// frame holds the unpacked scales (0-63) and the min sums of tokens 0-3
+// (64-127) and 4-7 (128-191).
+TEXT ·tile8Q4_KVNNI(SB), NOSPLIT, $192-104
+	MOVQ w_base+32(FP), SI
+	MOVQ wstride+56(FP), R12
+	MOVQ x_base+64(FP), DI
+	MOVQ xstride+88(FP), R13
+	MOVQ nb+96(FP), CX
+	LEAQ (DI)(R13*1), R8
+	LEAQ (DI)(R13*2), R9
+	LEAQ (R9)(R13*1), R11
+	LEAQ (SI)(R12*1), BX
+	LEAQ (SI)(R12*2), DX
+	LEAQ (DX)(R12*1), R10
+	VPBROADCASTD ktNib<>(SB), Z8
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	VPXORD Z13, Z13, Z13
+	VPXORD Z14, Z14, Z14
+
+tile8q4kvnniloop:
+	// Block sums of tokens (0, 1), (2, 3), (4, 5), (6, 7) in Z3-Z6.
+	VMOVDQU 260(DI), Y3
+	VINSERTI64X4 $1, 260(R8), Z3, Z3
+	VMOVDQU 260(R9), Y4
+	VINSERTI64X4 $1, 260(R11), Z4, Z4
+	VMOVDQU 260(DI)(R13*4), Y5
+	VINSERTI64X4 $1, 260(R8)(R13*4), Z5, Z5
+	VMOVDQU 260(R9)(R13*4), Y6
+	VINSERTI64X4 $1, 260(R11)(R13*4), Z6, Z6
+	T8MINS(SI, 0, Z24, Z25)
+	T8MINS(BX, 16, Z20, Z21)
+	L3(Z24, Z20, Z26, Z7)
+	L3(Z25, Z21, Z27, Z7)
+	T8MINS(DX, 32, Z24, Z25)
+	T8MINS(R10, 48, Z20, Z21)
+	L3(Z24, Z20, Z28, Z7)
+	L3(Z25, Z21, Z29, Z7)
+	L4(Z26, Z28, Z30, Z7)
+	L4(Z27, Z29, Z31, Z7)
+	VMOVDQU32 Z30, 64(SP)
+	VMOVDQU32 Z31, 128(SP)
+
+	T8ROW(SI, 0, Z28, Z29)
+	T8ROW(BX, 16, Z16, Z17)
+	L3(Z28, Z16, Z30, Z10)
+	L3(Z29, Z17, Z31, Z10)
+	T8ROW(DX, 32, Z28, Z29)
+	T8ROW(R10, 48, Z16, Z17)
+	L3(Z28, Z16, Z18, Z10)
+	L3(Z29, Z17, Z19, Z10)
+	L4(Z30, Z18, Z2, Z10) // isum of (row r, token t) in lane 4t+r
+	L4(Z31, Z19, Z3, Z10) // and of token 4+t
+
+	VCVTDQ2PS Z2, Z2
+	VCVTDQ2PS Z3, Z3
+	VCVTDQ2PS 64(SP), Z0
+	VCVTDQ2PS 128(SP), Z1
+	DGATHER
+	VMOVDQU32 ktIdxD<>(SB), Z5
+	VPERMPS Z4, Z5, Z5
+	VMOVDQU32 ktIdxM<>(SB), Z6
+	VPERMPS Z4, Z6, Z6
+	DXLANES
+	VMULPS Z7, Z5, Z9
+	VMULPS Z7, Z6, Z10
+	VFMADD231PS Z2, Z9, Z11
+	VFMADD231PS Z0, Z10, Z12
+	DXLANESI
+	VMULPS Z7, Z5, Z9
+	VMULPS Z7, Z6, Z10
+	VFMADD231PS Z3, Z9, Z13
+	VFMADD231PS Z1, Z10, Z14
+
+	ADDQ $144, SI
+	ADDQ $144, BX
+	ADDQ $144, DX
+	ADDQ $144, R10
+	ADDQ $292, DI
+	ADDQ $292, R8
+	ADDQ $292, R9
+	ADDQ $292, R11
+	DECQ CX
+	JNZ  tile8q4kvnniloop
+
+	VSUBPS Z12, Z11, Z11
+	VSUBPS Z14, Z13, Z13
+	MOVQ out_base+0(FP), AX
+	MOVQ ostride+24(FP), R12
+	SHLQ $2, R12
+	LEAQ (AX)(R12*2), R13
+	VMOVUPS X11, (AX)
+	VEXTRACTF32X4 $1, Z11, (AX)(R12*1)
+	VEXTRACTF32X4 $2, Z11, (R13)
+	VEXTRACTF32X4 $3, Z11, (R13)(R12*1)
+	LEAQ (AX)(R12*4), AX
+	LEAQ (AX)(R12*2), R13
+	VMOVUPS X13, (AX)
+	VEXTRACTF32X4 $1, Z13, (AX)(R12*1)
+	VEXTRACTF32X4 $2, Z13, (R13)
+	VEXTRACTF32X4 $3, Z13, (R13)(R12*1)
+	ZEROHIGH
+	VZEROUPPER
+	RET

@@ -260,6 +260,64 @@ func TestKernelSetsKQRows(t *testing.T) {
 	}
 }
 
+// TestKernelSetsKQTile8 checks the 4×8 tile kernels against the set's
+// one-row dot product, bit for bit, with padded strides, unaligned data
+// and an output stride wider than the tile.
+func TestKernelSetsKQTile8(t *testing.T) {
+	r := rand.New(rand.NewPCG(92, 93))
+	for _, ks := range testKernelSets() {
+		for _, wt := range []Type{Q4_K, Q5_K, Q6_K} {
+			dot, _, k := kqDot(&ks, wt)
+			if k.tile8 == nil {
+				continue
+			}
+			for _, c := range kqCases {
+				for _, nb := range []int{1, 2, 3, 5} {
+					name := fmt.Sprintf("%s/%v/%s/nb=%d", ks.name, wt, c.name, nb)
+					wstride, xstride := nb*wt.BlockBytes()+9, nb*blockQ8_K+3
+					w := make([]byte, 1+4*wstride)[1:]
+					x := make([]byte, 2+8*xstride)[2:]
+					for i := 0; i < 4; i++ {
+						copy(w[i*wstride:], c.weights(r, wt, nb))
+					}
+					for i := 0; i < 8; i++ {
+						copy(x[i*xstride:], c.acts(r, nb))
+					}
+					xp := x
+					if k.permute != nil {
+						xp = make([]byte, 3+8*xstride)[3:]
+						for i := 0; i < 8; i++ {
+							k.permute(xp[i*xstride:], x[i*xstride:], nb)
+						}
+					}
+					const ostride = 7
+					out := make([]float32, 7*ostride+4+1)
+					for i := range out {
+						out[i] = -1
+					}
+					k.tile8(out, ostride, w, wstride, xp, xstride, nb)
+					for i := 0; i < 8; i++ {
+						for j := 0; j < 4; j++ {
+							want := dot(w[j*wstride:], x[i*xstride:], nb)
+							if v := out[i*ostride+j]; math.Float32bits(v) != math.Float32bits(want) {
+								t.Errorf("%s: tile8 token %d row %d = %v, dot product %v", name, i, j, v, want)
+							}
+						}
+						for j := 4; i < 7 && j < ostride; j++ {
+							if out[i*ostride+j] != -1 {
+								t.Errorf("%s: tile8 wrote between output rows", name)
+							}
+						}
+					}
+					if out[len(out)-1] != -1 {
+						t.Errorf("%s: tile8 wrote past its tile", name)
+					}
+				}
+			}
+		}
+	}
+}
+
 func TestPermuteQ8K(t *testing.T) {
 	r := rand.New(rand.NewPCG(84, 85))
 	const nb = 3
@@ -403,7 +461,7 @@ func BenchmarkKQRowKernels(b *testing.B) {
 			ws, xs := nb*wt.BlockBytes(), nb*blockQ8_K
 			w := makeKQuant(r, wt, 4*nb, false)
 			x := makeQ8K(r, 4*nb, false)
-			out := make([]float32, 16)
+			out := make([]float32, 32)
 			b.Run(fmt.Sprintf("%s/%v/rows4", ks.name, wt), func(b *testing.B) {
 				for b.Loop() {
 					k.rows4(out[:4], w, ws, x, nb)
@@ -416,6 +474,15 @@ func BenchmarkKQRowKernels(b *testing.B) {
 						k.tile4(out, 4, w, ws, x, xs, nb)
 					}
 					b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/(16*nb), "ns/pairblock")
+				})
+			}
+			if k.tile8 != nil {
+				x8 := makeQ8K(r, 8*nb, false)
+				b.Run(fmt.Sprintf("%s/%v/tile8", ks.name, wt), func(b *testing.B) {
+					for b.Loop() {
+						k.tile8(out, 4, w, ws, x8, xs, nb)
+					}
+					b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/(32*nb), "ns/pairblock")
 				})
 			}
 			dot, _, _ := kqDot(&ks, wt)

@@ -375,11 +375,11 @@ func (j *matmulJob) rowsQ8(lo, hi int) {
 }
 
 // rowsKQ computes rows [lo, hi) of a k-quant matrix with the multi-row
-// kernels: four rows against four tokens at a time where there is a tile
-// kernel, the tokens in chunks that stay in cache while the rows stream
-// past; the other tokens with the four-row kernel over all the rows at
-// once. Leftover rows take the one-row dot product, on the blocks as
-// quantized.
+// kernels: four rows against eight, then four, tokens at a time where
+// there are tile kernels, the tokens in chunks that stay in cache while
+// the rows stream past; the other tokens with the four-row kernel over all
+// the rows at once. Leftover rows take the one-row dot product, on the
+// blocks as quantized.
 func (j *matmulJob) rowsKQ(lo, hi int) {
 	rows, nb := j.w.Rows, j.w.Cols/QK_K
 	data, out, act := j.w.Data, j.out, j.act
@@ -390,21 +390,31 @@ func (j *matmulJob) rowsKQ(lo, hi int) {
 		x = j.xx
 	}
 	r4 := lo + (hi-lo)&^3
-	chunk := max(4, actChunk/arow&^3)
+	chunk := max(8, actChunk/arow&^7)
 	for t0 := 0; t0 < j.n; t0 += chunk {
 		t1 := min(j.n, t0+chunk)
-		t := t0
-		if k.tile4 != nil && t1-t0 >= 4 {
-			tt := t0 + (t1-t0)&^3
+		// Tokens [t0, t8) take tile8, [t8, t4) tile4, the rest rows4.
+		t8, t4 := t0, t0
+		if k.tile8 != nil {
+			t8 = t0 + (t1-t0)&^7
+		}
+		t4 = t8
+		if k.tile4 != nil {
+			t4 = t8 + (t1-t8)&^3
+		}
+		if t4 > t0 {
 			for r := lo; r < r4; r += 4 {
 				w := data[r*wrow : (r+4)*wrow]
-				for t = t0; t < tt; t += 4 {
+				for t := t0; t < t8; t += 8 {
+					k.tile8(out[t*rows+r:], rows, w, wrow, x[t*arow:(t+8)*arow], arow, nb)
+				}
+				for t := t8; t < t4; t += 4 {
 					k.tile4(out[t*rows+r:], rows, w, wrow, x[t*arow:(t+4)*arow], arow, nb)
 				}
 			}
 		}
 		if r4 > lo {
-			for ; t < t1; t++ {
+			for t := t4; t < t1; t++ {
 				k.rows4(out[t*rows+lo:t*rows+r4], data[lo*wrow:r4*wrow], wrow, x[t*arow:(t+1)*arow], nb)
 			}
 		}
