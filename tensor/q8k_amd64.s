@@ -63,17 +63,17 @@ TEXT ·quantizeQ8_KAVX2(SB), NOSPLIT, $0-64
 	XORQ R8, R8 // blocks done
 
 	MOVL $0x7fffffff, AX
-	MOVQ AX, X10
+	VMOVD AX, X10
 	VPBROADCASTD X10, Y10 // sign-clearing mask
 	MOVL $127, AX
-	MOVQ AX, X14
+	VMOVD AX, X14
 	VPBROADCASTD X14, Y14
 	VMOVDQU q8kPerm<>(SB), Y13
 	MOVL $0x01010101, AX
-	MOVQ AX, X12
+	VMOVD AX, X12
 	VPBROADCASTD X12, Y12 // unsigned bytes 1
 	MOVL $0x00010001, AX
-	MOVQ AX, X11
+	VMOVD AX, X11
 	VPBROADCASTD X11, Y11 // int16 1
 
 block:
@@ -127,14 +127,14 @@ find:
 found:
 	BSFL  DX, DX
 	ADDQ  DX, AX
-	MOVSS (SI)(AX*4), X1 // max
+	VMOVSS (SI)(AX*4), X1 // max
 	MOVL  $0xc2fe0000, AX // -127
-	MOVQ  AX, X0
-	DIVSS X1, X0 // iscale
+	VMOVD AX, X0
+	VDIVSS X1, X0, X0 // iscale
 	MOVL  $0x3f800000, AX // 1
-	MOVQ  AX, X2
-	DIVSS X0, X2
-	MOVSS X2, (DI) // d
+	VMOVD AX, X2
+	VDIVSS X0, X2, X2
+	VMOVSS X2, (DI) // d
 	VBROADCASTSS X0, Y15
 
 	QUANT32(0, Y8)
