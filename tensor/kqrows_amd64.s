@@ -1076,20 +1076,48 @@ tile4q6kvnniloop:
 	VPMADDUBSW 196(B)(I*4), Z3, Z9; \
 	VPDPWSSD   Z7, Z9, ACC
 
+// ktMin8<>: the words m0 ... m7 in each 128-bit lane, from the unpacked
+// mins (bytes 8-15). ktOnesW<>: int16 ones. ktPermBS<>: the qword order
+// that gives each token one 128-bit lane after VPACKSSDW.
+DATA ktMin8<>+0(SB)/8, $0x800b800a80098008
+DATA ktMin8<>+8(SB)/8, $0x800f800e800d800c
+DATA ktMin8<>+16(SB)/8, $0x800b800a80098008
+DATA ktMin8<>+24(SB)/8, $0x800f800e800d800c
+DATA ktMin8<>+32(SB)/8, $0x800b800a80098008
+DATA ktMin8<>+40(SB)/8, $0x800f800e800d800c
+DATA ktMin8<>+48(SB)/8, $0x800b800a80098008
+DATA ktMin8<>+56(SB)/8, $0x800f800e800d800c
+GLOBL ktMin8<>(SB), RODATA|NOPTR, $64
+DATA ktOnesW<>+0(SB)/8, $0x0001000100010001
+DATA ktOnesW<>+8(SB)/8, $0x0001000100010001
+DATA ktOnesW<>+16(SB)/8, $0x0001000100010001
+DATA ktOnesW<>+24(SB)/8, $0x0001000100010001
+DATA ktOnesW<>+32(SB)/8, $0x0001000100010001
+DATA ktOnesW<>+40(SB)/8, $0x0001000100010001
+DATA ktOnesW<>+48(SB)/8, $0x0001000100010001
+DATA ktOnesW<>+56(SB)/8, $0x0001000100010001
+GLOBL ktOnesW<>(SB), RODATA|NOPTR, $64
+DATA ktPermBS<>+0(SB)/8, $0
+DATA ktPermBS<>+8(SB)/8, $2
+DATA ktPermBS<>+16(SB)/8, $4
+DATA ktPermBS<>+24(SB)/8, $6
+DATA ktPermBS<>+32(SB)/8, $1
+DATA ktPermBS<>+40(SB)/8, $3
+DATA ktPermBS<>+48(SB)/8, $5
+DATA ktPermBS<>+56(SB)/8, $7
+GLOBL ktPermBS<>(SB), RODATA|NOPTR, $64
+
 // T8MINS unpacks the scales and mins of the Q4_K block at R, keeps the
 // scales at SOFF(SP) and sets G and H to the min sums of that row with
-// tokens 0-3 and 4-7 (block sums in Z3-Z6), one token per 128-bit lane.
+// tokens 0-3 and 4-7, one token per 128-bit lane, from the sums of 32
+// quants of each token (Z3, Z5: eight words per 128-bit lane).
 #define T8MINS(R, SOFF, G, H) \
 	SUNPACK(R, X0, X1, X2); \
 	VMOVDQU X0, SOFF(SP); \
 	VSHUFI64X2 $0, Z0, Z0, Z1; \
-	VPSHUFB ktMin<>(SB), Z1, Z1; \
-	VPMADDWD Z3, Z1, Z16; \
-	VPMADDWD Z4, Z1, Z17; \
-	VPMADDWD Z5, Z1, Z18; \
-	VPMADDWD Z6, Z1, Z19; \
-	L2(Z16, Z17, G, Z7); \
-	L2(Z18, Z19, H, Z7)
+	VPSHUFB ktMin8<>(SB), Z1, Z1; \
+	VPMADDWD Z3, Z1, G; \
+	VPMADDWD Z5, Z1, H
 
 // T8ROW multiplies the Q4_K block at R (scales at SOFF(SP)) with the
 // eight tokens and sets G and H to the pair sums of tokens 0-3 and 4-7,
@@ -1161,6 +1189,18 @@ tile8q4kvnniloop:
 	VINSERTI64X4 $1, 260(R8)(R13*4), Z5, Z5
 	VMOVDQU 260(R9)(R13*4), Y6
 	VINSERTI64X4 $1, 260(R11)(R13*4), Z6, Z6
+	// Sums of 32 quants, one token per 128-bit lane: tokens 0-3 in Z3,
+	// 4-7 in Z5. They fit in int16, as the block sums of Q8_K blocks
+	// hold the sums of their quants.
+	VPMADDWD ktOnesW<>(SB), Z3, Z3
+	VPMADDWD ktOnesW<>(SB), Z4, Z4
+	VPMADDWD ktOnesW<>(SB), Z5, Z5
+	VPMADDWD ktOnesW<>(SB), Z6, Z6
+	VPACKSSDW Z4, Z3, Z3
+	VPACKSSDW Z6, Z5, Z5
+	VMOVDQU64 ktPermBS<>(SB), Z7
+	VPERMQ Z3, Z7, Z3
+	VPERMQ Z5, Z7, Z5
 	T8MINS(SI, 0, Z24, Z25)
 	T8MINS(BX, 16, Z20, Z21)
 	L3(Z24, Z20, Z26, Z7)
