@@ -525,36 +525,30 @@ func (p *parser) parseExpr(withCond bool) (expr, error) {
 	return x, nil
 }
 
-func (p *parser) parseOr() (expr, error) {
-	l, err := p.parseAnd()
+// parseLeft parses a left-associative chain "operand (op operand)*", where
+// atOp reports whether the current token is one of the level's operators.
+func (p *parser) parseLeft(operand func() (expr, error), atOp func() bool) (expr, error) {
+	l, err := operand()
 	if err != nil {
 		return nil, err
 	}
-	for p.isName("or") {
-		line := p.next().line
-		r, err := p.parseAnd()
+	for atOp() {
+		t := p.next()
+		r, err := operand()
 		if err != nil {
 			return nil, err
 		}
-		l = &binaryExpr{line: line, op: "or", l: l, r: r}
+		l = &binaryExpr{line: t.line, op: t.val, l: l, r: r}
 	}
 	return l, nil
 }
 
+func (p *parser) parseOr() (expr, error) {
+	return p.parseLeft(p.parseAnd, func() bool { return p.isName("or") })
+}
+
 func (p *parser) parseAnd() (expr, error) {
-	l, err := p.parseNot()
-	if err != nil {
-		return nil, err
-	}
-	for p.isName("and") {
-		line := p.next().line
-		r, err := p.parseNot()
-		if err != nil {
-			return nil, err
-		}
-		l = &binaryExpr{line: line, op: "and", l: l, r: r}
-	}
-	return l, nil
+	return p.parseLeft(p.parseNot, func() bool { return p.isName("and") })
 }
 
 func (p *parser) parseNot() (expr, error) {
@@ -611,19 +605,7 @@ func (p *parser) parseCompare() (expr, error) {
 }
 
 func (p *parser) parseMath1() (expr, error) {
-	l, err := p.parseConcat()
-	if err != nil {
-		return nil, err
-	}
-	for p.isOp("+") || p.isOp("-") {
-		t := p.next()
-		r, err := p.parseConcat()
-		if err != nil {
-			return nil, err
-		}
-		l = &binaryExpr{line: t.line, op: t.val, l: l, r: r}
-	}
-	return l, nil
+	return p.parseLeft(p.parseConcat, func() bool { return p.isOp("+") || p.isOp("-") })
 }
 
 func (p *parser) parseConcat() (expr, error) {
@@ -647,35 +629,13 @@ func (p *parser) parseConcat() (expr, error) {
 }
 
 func (p *parser) parseMath2() (expr, error) {
-	l, err := p.parsePow()
-	if err != nil {
-		return nil, err
-	}
-	for p.isOp("*") || p.isOp("/") || p.isOp("//") || p.isOp("%") {
-		t := p.next()
-		r, err := p.parsePow()
-		if err != nil {
-			return nil, err
-		}
-		l = &binaryExpr{line: t.line, op: t.val, l: l, r: r}
-	}
-	return l, nil
+	return p.parseLeft(p.parsePow, func() bool {
+		return p.isOp("*") || p.isOp("/") || p.isOp("//") || p.isOp("%")
+	})
 }
 
 func (p *parser) parsePow() (expr, error) {
-	l, err := p.parseUnary(true)
-	if err != nil {
-		return nil, err
-	}
-	for p.isOp("**") {
-		t := p.next()
-		r, err := p.parseUnary(true)
-		if err != nil {
-			return nil, err
-		}
-		l = &binaryExpr{line: t.line, op: "**", l: l, r: r}
-	}
-	return l, nil
+	return p.parseLeft(func() (expr, error) { return p.parseUnary(true) }, func() bool { return p.isOp("**") })
 }
 
 func (p *parser) parseUnary(withFilter bool) (expr, error) {
