@@ -111,17 +111,11 @@ func bench(cmd *cobra.Command, o benchOptions) error {
 		}
 	}
 
-	if o.profile != "" {
-		pf, err := os.Create(o.profile)
-		if err != nil {
-			return err
-		}
-		defer pf.Close()
-		if err := pprof.StartCPUProfile(pf); err != nil {
-			return err
-		}
-		defer pprof.StopCPUProfile()
+	stop, err := startCPUProfile(o.profile)
+	if err != nil {
+		return err
 	}
+	defer stop()
 	out := cmd.OutOrStdout()
 	var results []benchResult
 	rng := rand.New(rand.NewPCG(1, 2))
@@ -262,4 +256,25 @@ func humanCount(n uint64) string {
 		return fmt.Sprintf("%.2f K", float64(n)/1e3)
 	}
 	return fmt.Sprint(n)
+}
+
+// startCPUProfile starts writing a CPU profile to path, for the
+// --cpuprofile flags; stop ends it and closes the file. An empty path
+// profiles nothing.
+func startCPUProfile(path string) (stop func(), err error) {
+	if path == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }

@@ -8,9 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"os"
 	"path/filepath"
-	"runtime/pprof"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -226,17 +224,11 @@ func benchServe(cmd *cobra.Command, o benchServeOptions) error {
 	if err != nil {
 		return err
 	}
-	if o.profile != "" {
-		pf, err := os.Create(o.profile)
-		if err != nil {
-			return err
-		}
-		defer pf.Close()
-		if err := pprof.StartCPUProfile(pf); err != nil {
-			return err
-		}
-		defer pprof.StopCPUProfile()
+	stop, err := startCPUProfile(o.profile)
+	if err != nil {
+		return err
 	}
+	defer stop()
 	var sums []*loadgen.Summary
 	for _, c := range o.concurrency {
 		opts := loadgen.Options{Concurrency: c, Requests: o.requests, Duration: o.duration, MaxTokens: o.maxTokens, Retry: o.retry}
