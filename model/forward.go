@@ -244,8 +244,8 @@ func (w *Workspace) store(li int, k, v []float32) {
 			blk, off := sp.blocks[pos/bs], (pos%bs)*rl
 			kr, vr := k[(sp.row+i)*kw:][:kw], v[(sp.row+i)*vw:][:vw]
 			if f16 {
-				toFP16s(cache.K16(li, blk)[off:][:kw], kr)
-				toFP16s(cache.V16(li, blk)[off:][:vw], vr)
+				tensor.Float32sToFP16(cache.K16(li, blk)[off:][:kw], kr)
+				tensor.Float32sToFP16(cache.V16(li, blk)[off:][:vw], vr)
 			} else {
 				copy(cache.K32(li, blk)[off:][:kw], kr)
 				copy(cache.V32(li, blk)[off:][:vw], vr)
@@ -253,8 +253,6 @@ func (w *Workspace) store(li int, k, v []float32) {
 		}
 	}
 }
-
-func toFP16s(dst []uint16, src []float32) { tensor.Float32sToFP16(dst, src) }
 
 // keepOutRows moves the rows whose logits are wanted (the last sp.out rows
 // of each span) to the front of the residual stream, the normed rows and
