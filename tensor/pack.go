@@ -50,53 +50,14 @@ func Pack(m Matrix) Matrix {
 // blockQ8_0x8 is the size of one packed Q8_0 block of eight rows.
 const blockQ8_0x8 = packGroup * blockQ8_0
 
-// packQ8_0 is packQ4_0 for Q8_0.
+// packQ8_0 is packQ4_0 for Q8_0, each weight byte biased by 128.
 func packQ8_0(dst, src []byte, rows, nb int) {
-	wrow := nb * blockQ8_0
-	if len(src) < rows*wrow || len(dst) < rows*wrow {
-		panic(fmt.Sprintf("tensor: packQ8_0: %d rows of %d blocks need %d bytes, have %d and %d", rows, nb, rows*wrow, len(src), len(dst)))
-	}
-	groups := rows / packGroup
-	for g := range groups {
-		out := dst[g*packGroup*wrow:]
-		for b := range nb {
-			pb := out[b*blockQ8_0x8 : (b+1)*blockQ8_0x8]
-			for r := range packGroup {
-				blk := src[(g*packGroup+r)*wrow+b*blockQ8_0:][:blockQ8_0]
-				pb[2*r], pb[2*r+1] = blk[0], blk[1]
-				for k := range 8 {
-					for i := range 4 {
-						pb[16+32*k+4*r+i] = blk[2+4*k+i] ^ 0x80
-					}
-				}
-			}
-		}
-	}
-	tail := groups * packGroup * wrow
-	copy(dst[tail:rows*wrow], src[tail:rows*wrow])
+	packBlocks(dst, src, rows, nb, blockQ8_0, 0x80808080)
 }
 
 // unpackQ8_0 undoes packQ8_0.
 func unpackQ8_0(dst, src []byte, rows, nb int) {
-	wrow := nb * blockQ8_0
-	groups := rows / packGroup
-	for g := range groups {
-		in := src[g*packGroup*wrow:]
-		for b := range nb {
-			pb := in[b*blockQ8_0x8 : (b+1)*blockQ8_0x8]
-			for r := range packGroup {
-				blk := dst[(g*packGroup+r)*wrow+b*blockQ8_0:][:blockQ8_0]
-				blk[0], blk[1] = pb[2*r], pb[2*r+1]
-				for k := range 8 {
-					for i := range 4 {
-						blk[2+4*k+i] = pb[16+32*k+4*r+i] ^ 0x80
-					}
-				}
-			}
-		}
-	}
-	tail := groups * packGroup * wrow
-	copy(dst[tail:rows*wrow], src[tail:rows*wrow])
+	unpackBlocks(dst, src, rows, nb, blockQ8_0, 0x80808080)
 }
 
 // blockQ8_0W is the size of a Q8_0 activation block expanded for the
@@ -132,45 +93,55 @@ const blockQ4_0x8 = packGroup * blockQ4_0
 // packQ4_0 writes the packing of the Q4_0 matrix src (rows of nb blocks)
 // to dst, which must have len(src) bytes.
 func packQ4_0(dst, src []byte, rows, nb int) {
-	wrow := nb * blockQ4_0
-	if len(src) < rows*wrow || len(dst) < rows*wrow {
-		panic(fmt.Sprintf("tensor: packQ4_0: %d rows of %d blocks need %d bytes, have %d and %d", rows, nb, rows*wrow, len(src), len(dst)))
-	}
-	groups := rows / packGroup
-	for g := range groups {
-		out := dst[g*packGroup*wrow:]
-		for b := range nb {
-			pb := out[b*blockQ4_0x8 : (b+1)*blockQ4_0x8]
-			for r := range packGroup {
-				blk := src[(g*packGroup+r)*wrow+b*blockQ4_0:][:blockQ4_0]
-				pb[2*r], pb[2*r+1] = blk[0], blk[1]
-				for k := range 4 {
-					copy(pb[16+32*k+4*r:16+32*k+4*r+4], blk[2+4*k:2+4*k+4])
-				}
-			}
-		}
-	}
-	tail := groups * packGroup * wrow
-	copy(dst[tail:rows*wrow], src[tail:rows*wrow])
+	packBlocks(dst, src, rows, nb, blockQ4_0, 0)
 }
 
 // unpackQ4_0 undoes packQ4_0.
 func unpackQ4_0(dst, src []byte, rows, nb int) {
-	wrow := nb * blockQ4_0
-	groups := rows / packGroup
-	for g := range groups {
-		in := src[g*packGroup*wrow:]
+	unpackBlocks(dst, src, rows, nb, blockQ4_0, 0)
+}
+
+// packBlocks packs a matrix of blocks of size bytes, each an fp16 scale
+// and then (size-2)/4 groups of four quant bytes, eight rows at a time as
+// described above, XORing every group of quants with bias.
+func packBlocks(dst, src []byte, rows, nb, size int, bias uint32) {
+	wrow := nb * size
+	if len(src) < rows*wrow || len(dst) < rows*wrow {
+		panic(fmt.Sprintf("tensor: pack: %d rows of %d blocks need %d bytes, have %d and %d", rows, nb, rows*wrow, len(src), len(dst)))
+	}
+	le := binary.LittleEndian
+	whole := rows / packGroup * packGroup
+	for g := 0; g < whole; g += packGroup {
 		for b := range nb {
-			pb := in[b*blockQ4_0x8 : (b+1)*blockQ4_0x8]
+			pb := dst[g*wrow+b*packGroup*size:][:packGroup*size]
 			for r := range packGroup {
-				blk := dst[(g*packGroup+r)*wrow+b*blockQ4_0:][:blockQ4_0]
-				blk[0], blk[1] = pb[2*r], pb[2*r+1]
-				for k := range 4 {
-					copy(blk[2+4*k:2+4*k+4], pb[16+32*k+4*r:16+32*k+4*r+4])
+				blk := src[(g+r)*wrow+b*size:][:size]
+				pb[2*r], pb[2*r+1] = blk[0], blk[1]
+				for k := range (size - 2) / 4 {
+					le.PutUint32(pb[16+32*k+4*r:], le.Uint32(blk[2+4*k:])^bias)
 				}
 			}
 		}
 	}
-	tail := groups * packGroup * wrow
-	copy(dst[tail:rows*wrow], src[tail:rows*wrow])
+	copy(dst[whole*wrow:rows*wrow], src[whole*wrow:rows*wrow])
+}
+
+// unpackBlocks undoes packBlocks.
+func unpackBlocks(dst, src []byte, rows, nb, size int, bias uint32) {
+	le := binary.LittleEndian
+	wrow := nb * size
+	whole := rows / packGroup * packGroup
+	for g := 0; g < whole; g += packGroup {
+		for b := range nb {
+			pb := src[g*wrow+b*packGroup*size:][:packGroup*size]
+			for r := range packGroup {
+				blk := dst[(g+r)*wrow+b*size:][:size]
+				blk[0], blk[1] = pb[2*r], pb[2*r+1]
+				for k := range (size - 2) / 4 {
+					le.PutUint32(blk[2+4*k:], le.Uint32(pb[16+32*k+4*r:])^bias)
+				}
+			}
+		}
+	}
+	copy(dst[whole*wrow:rows*wrow], src[whole*wrow:rows*wrow])
 }
