@@ -1,6 +1,7 @@
 //go:build !purego
 
 #include "textflag.h"
+#include "q4tile_amd64.h"
 
 // Q4_0 kernels with one lane per weight row (eight rows at a time) rather
 // than one lane per group of four elements: the 8×16 bytes of nibbles of
@@ -227,25 +228,6 @@ v8loop:
 	VZEROUPPER
 	RET
 
-// Eight tokens: token t's blocks at DI + t*R14, with R12 = 3*R14 and
-// R13 = DI + 4*R14.
-
-// TOK8 accumulates the current block of the eight rows against the token
-// whose block is at XB into the int32 lanes P, then the float lanes A.
-#define TOK8(XB, P, A) \
-	VPBROADCASTD  4 XB, P; \
-	VPDPBUSD.BCST 8 XB, Y4, P; \
-	VPDPBUSD.BCST 12 XB, Y5, P; \
-	VPDPBUSD.BCST 16 XB, Y6, P; \
-	VPDPBUSD.BCST 20 XB, Y7, P; \
-	VPDPBUSD.BCST 24 XB, Y8, P; \
-	VPDPBUSD.BCST 28 XB, Y9, P; \
-	VPDPBUSD.BCST 32 XB, Y10, P; \
-	VPDPBUSD.BCST 36 XB, Y11, P; \
-	VCVTDQ2PS     P, P; \
-	VMULPS.BCST   XB, Y13, Y14; \
-	VFMADD231PS   P, Y14, A
-
 // func q4Tile8VNNI(out []float32, ostride int, w []byte, wstride int, xx []byte, xstride int, nb int)
 TEXT ·q4Tile8VNNI(SB), NOSPLIT, $0-104
 	MOVQ w_base+32(FP), SI
@@ -258,26 +240,12 @@ TEXT ·q4Tile8VNNI(SB), NOSPLIT, $0-104
 	LEAQ (DI)(R14*4), R13
 	MOVQ nb+96(FP), CX
 	VPBROADCASTD q4nib<>(SB), Y15
-	VPXORD Y24, Y24, Y24
-	VPXORD Y25, Y25, Y25
-	VPXORD Y26, Y26, Y26
-	VPXORD Y27, Y27, Y27
-	VPXORD Y28, Y28, Y28
-	VPXORD Y29, Y29, Y29
-	VPXORD Y30, Y30, Y30
-	VPXORD Y31, Y31, Y31
+	ZERO8
 
 w8loop:
 	GATHER8D
 	NIBBLES8
-	TOK8((DI), Y16, Y24)
-	TOK8((DI)(R14*1), Y17, Y25)
-	TOK8((DI)(R14*2), Y18, Y26)
-	TOK8((DI)(R12*1), Y19, Y27)
-	TOK8((R13), Y20, Y28)
-	TOK8((R13)(R14*1), Y21, Y29)
-	TOK8((R13)(R14*2), Y22, Y30)
-	TOK8((R13)(R12*1), Y23, Y31)
+	TILE8
 	ADDQ $18, SI
 	ADDQ $18, R9
 	ADDQ $40, DI
@@ -285,23 +253,6 @@ w8loop:
 	DECQ CX
 	JNZ  w8loop
 
-	MOVQ    out_base+0(FP), AX
-	MOVQ    ostride+24(FP), R8
-	SHLQ    $2, R8
-	VMOVUPS Y24, (AX)
-	ADDQ    R8, AX
-	VMOVUPS Y25, (AX)
-	ADDQ    R8, AX
-	VMOVUPS Y26, (AX)
-	ADDQ    R8, AX
-	VMOVUPS Y27, (AX)
-	ADDQ    R8, AX
-	VMOVUPS Y28, (AX)
-	ADDQ    R8, AX
-	VMOVUPS Y29, (AX)
-	ADDQ    R8, AX
-	VMOVUPS Y30, (AX)
-	ADDQ    R8, AX
-	VMOVUPS Y31, (AX)
+	STORE8
 	VZEROUPPER
 	RET

@@ -1,6 +1,7 @@
 //go:build !purego
 
 #include "textflag.h"
+#include "q4tile_amd64.h"
 
 // Q4_0 kernels over packed weights (see pack.go): eight rows' blocks
 // interleaved, their scales side by side and their nibbles already in the
@@ -127,22 +128,6 @@ pa8loop:
 	VZEROUPPER
 	RET
 
-// PTOK8 is q4_amd64.s's TOK8: the current block of the eight rows against
-// the token whose block is at XB, into int32 lanes P, then float lanes A.
-#define PTOK8(XB, P, A) \
-	VPBROADCASTD  4 XB, P; \
-	VPDPBUSD.BCST 8 XB, Y4, P; \
-	VPDPBUSD.BCST 12 XB, Y5, P; \
-	VPDPBUSD.BCST 16 XB, Y6, P; \
-	VPDPBUSD.BCST 20 XB, Y7, P; \
-	VPDPBUSD.BCST 24 XB, Y8, P; \
-	VPDPBUSD.BCST 28 XB, Y9, P; \
-	VPDPBUSD.BCST 32 XB, Y10, P; \
-	VPDPBUSD.BCST 36 XB, Y11, P; \
-	VCVTDQ2PS     P, P; \
-	VMULPS.BCST   XB, Y13, Y14; \
-	VFMADD231PS   P, Y14, A
-
 // func q4PackedTile8VNNI(out []float32, ostride int, w []byte, xx []byte, xstride int, nb int)
 // Eight tokens: token t's blocks at DI + t*R14, with R12 = 3*R14 and
 // R13 = DI + 4*R14.
@@ -154,48 +139,17 @@ TEXT ·q4PackedTile8VNNI(SB), NOSPLIT, $0-96
 	LEAQ (DI)(R14*4), R13
 	MOVQ nb+88(FP), CX
 	VPBROADCASTD q4pnib<>(SB), Y15
-	VPXORD Y24, Y24, Y24
-	VPXORD Y25, Y25, Y25
-	VPXORD Y26, Y26, Y26
-	VPXORD Y27, Y27, Y27
-	VPXORD Y28, Y28, Y28
-	VPXORD Y29, Y29, Y29
-	VPXORD Y30, Y30, Y30
-	VPXORD Y31, Y31, Y31
+	ZERO8
 
 pw8loop:
 	PUNPACK8
-	PTOK8((DI), Y16, Y24)
-	PTOK8((DI)(R14*1), Y17, Y25)
-	PTOK8((DI)(R14*2), Y18, Y26)
-	PTOK8((DI)(R12*1), Y19, Y27)
-	PTOK8((R13), Y20, Y28)
-	PTOK8((R13)(R14*1), Y21, Y29)
-	PTOK8((R13)(R14*2), Y22, Y30)
-	PTOK8((R13)(R12*1), Y23, Y31)
+	TILE8
 	ADDQ $144, SI
 	ADDQ $40, DI
 	ADDQ $40, R13
 	DECQ CX
 	JNZ  pw8loop
 
-	MOVQ    out_base+0(FP), AX
-	MOVQ    ostride+24(FP), R8
-	SHLQ    $2, R8
-	VMOVUPS Y24, (AX)
-	ADDQ    R8, AX
-	VMOVUPS Y25, (AX)
-	ADDQ    R8, AX
-	VMOVUPS Y26, (AX)
-	ADDQ    R8, AX
-	VMOVUPS Y27, (AX)
-	ADDQ    R8, AX
-	VMOVUPS Y28, (AX)
-	ADDQ    R8, AX
-	VMOVUPS Y29, (AX)
-	ADDQ    R8, AX
-	VMOVUPS Y30, (AX)
-	ADDQ    R8, AX
-	VMOVUPS Y31, (AX)
+	STORE8
 	VZEROUPPER
 	RET

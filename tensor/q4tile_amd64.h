@@ -1,0 +1,68 @@
+// Macros shared by q4_amd64.s and q4pack_amd64.s for the eight-row,
+// eight-token Q4_0 tile: both have the current block of eight rows in the
+// same registers (scales as float32 in Y13, low nibbles of V_0..V_3 in
+// Y4..Y7, high nibbles in Y8..Y11) and differ only in how they load it.
+//
+// Eight tokens: token t's expanded blocks at DI + t*R14, with R12 = 3*R14
+// and R13 = DI + 4*R14. Token t accumulates in Y(24+t), using Y(16+t) for
+// its int32 sums; Y14 is scratch.
+
+// ZERO8 clears the eight tokens' float accumulators.
+#define ZERO8 \
+	VPXORD Y24, Y24, Y24; \
+	VPXORD Y25, Y25, Y25; \
+	VPXORD Y26, Y26, Y26; \
+	VPXORD Y27, Y27, Y27; \
+	VPXORD Y28, Y28, Y28; \
+	VPXORD Y29, Y29, Y29; \
+	VPXORD Y30, Y30, Y30; \
+	VPXORD Y31, Y31, Y31
+
+// TOK8 accumulates the current block of the eight rows against the token
+// whose block is at XB into the int32 lanes P, then the float lanes A.
+#define TOK8(XB, P, A) \
+	VPBROADCASTD  4 XB, P; \
+	VPDPBUSD.BCST 8 XB, Y4, P; \
+	VPDPBUSD.BCST 12 XB, Y5, P; \
+	VPDPBUSD.BCST 16 XB, Y6, P; \
+	VPDPBUSD.BCST 20 XB, Y7, P; \
+	VPDPBUSD.BCST 24 XB, Y8, P; \
+	VPDPBUSD.BCST 28 XB, Y9, P; \
+	VPDPBUSD.BCST 32 XB, Y10, P; \
+	VPDPBUSD.BCST 36 XB, Y11, P; \
+	VCVTDQ2PS     P, P; \
+	VMULPS.BCST   XB, Y13, Y14; \
+	VFMADD231PS   P, Y14, A
+
+// TILE8 accumulates the current block against all eight tokens.
+#define TILE8 \
+	TOK8((DI), Y16, Y24); \
+	TOK8((DI)(R14*1), Y17, Y25); \
+	TOK8((DI)(R14*2), Y18, Y26); \
+	TOK8((DI)(R12*1), Y19, Y27); \
+	TOK8((R13), Y20, Y28); \
+	TOK8((R13)(R14*1), Y21, Y29); \
+	TOK8((R13)(R14*2), Y22, Y30); \
+	TOK8((R13)(R12*1), Y23, Y31)
+
+// STORE8 writes the eight tokens' results Y24..Y31 to out, ostride floats
+// apart.
+#define STORE8 \
+	MOVQ    out_base+0(FP), AX; \
+	MOVQ    ostride+24(FP), R8; \
+	SHLQ    $2, R8; \
+	VMOVUPS Y24, (AX); \
+	ADDQ    R8, AX; \
+	VMOVUPS Y25, (AX); \
+	ADDQ    R8, AX; \
+	VMOVUPS Y26, (AX); \
+	ADDQ    R8, AX; \
+	VMOVUPS Y27, (AX); \
+	ADDQ    R8, AX; \
+	VMOVUPS Y28, (AX); \
+	ADDQ    R8, AX; \
+	VMOVUPS Y29, (AX); \
+	ADDQ    R8, AX; \
+	VMOVUPS Y30, (AX); \
+	ADDQ    R8, AX; \
+	VMOVUPS Y31, (AX)
