@@ -53,73 +53,10 @@ void ggml_vec_dot_iq4_xs_q8_K(int, float *, size_t, const void *, size_t, const 
 static void quant_iq4_nl(const float *x, void *y, int64_t k) { quantize_iq4_nl(x, y, 1, k, NULL); }
 static void quant_iq4_xs(const float *x, void *y, int64_t k) { quantize_iq4_xs(x, y, 1, k, NULL); }
 
-// xorshift64*, as in ggml_golden.c.
-static uint64_t state = 0x9E3779B97F4A7C15ull;
-static uint64_t next(void) {
-    state ^= state >> 12;
-    state ^= state << 25;
-    state ^= state >> 27;
-    return state * 2685821657736338717ull;
-}
-static double unif(void) { return (double)(next() >> 11) * (1.0 / 9007199254740992.0); }
-static double gauss(void) {
-    double s = unif();
-    s += unif();
-    s += unif();
-    s += unif();
-    return (s - 2) * 1.7320508075688772;
-}
-
-#define NB 16
-#define N (NB * 256)
-
-// fill is ggml_golden.c's: block kind of 256 inputs.
-static void fill(float *y, int kind) {
-    for (int i = 0; i < 256; i++) {
-        double g = gauss(), u = unif() * 2 - 1;
-        float v;
-        switch (kind) {
-        case 0: v = (float)g; break;
-        case 1: v = (float)(0.02 * g); break;
-        case 2: v = (float)u; break;
-        case 3: v = 0; break;
-        case 4: v = 0.5f; break;
-        case 5: v = -3.0f; break;
-        case 6: v = (float)(i % 37 == 5 ? 100 * g : g); break;
-        case 7: v = (float)(1e-6 * g); break;
-        case 8: v = i % 3 == 0 ? (i % 2 ? -65504.0f : 65504.0f) : (float)(60000 * u); break;
-        case 9: v = (float)unif(); break;
-        case 10: v = (float)(-4 * unif()); break;
-        case 11: v = i % 29 == 3 ? (float)g : 0; break;
-        case 12: v = 0.25f * (float)((int)(next() % 33) - 16); break;
-        case 13: v = (float)(1e-3 * g + 0.01); break;
-        case 14: v = (i / 32) % 2 ? (float)g : 0; break;
-        default: v = (float)(10 * g); break;
-        }
-        y[i] = v;
-    }
-}
-
-static uint32_t crc_table[256];
-static uint32_t crc32(const void *p, size_t n) {
-    const uint8_t *b = p;
-    uint32_t c = 0xffffffffu;
-    while (n--) c = crc_table[(c ^ *b++) & 0xff] ^ (c >> 8);
-    return c ^ 0xffffffffu;
-}
-
-static void line(const char *name, const void *p, size_t n, size_t size) {
-    printf("%s %zu", name, size);
-    for (size_t i = 0; i < n; i += size) printf(" %08x", crc32((const uint8_t *)p + i, size));
-    printf("\n");
-}
+#include "ggml_golden.h"
 
 int main(void) {
-    for (uint32_t i = 0; i < 256; i++) {
-        uint32_t c = i;
-        for (int k = 0; k < 8; k++) c = c & 1 ? 0xedb88320u ^ (c >> 1) : c >> 1;
-        crc_table[i] = c;
-    }
+    crc_init();
     ggml_cpu_init();
     static float x[N], a[N], y[N];
     for (int b = 0; b < NB; b++) fill(x + 256 * b, b);
