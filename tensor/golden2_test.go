@@ -1,65 +1,13 @@
 package tensor
 
 import (
-	"bufio"
 	"math"
-	"os"
-	"strconv"
-	"strings"
 	"testing"
 )
 
 // testdata/ggml_golden2.txt holds what ggml computes for the types of
 // legacy.go, kquant_low.go and iquant.go on the inputs of golden_test.go
 // (testdata/ggml_golden2.c says how it was made).
-
-// readGoldenFile parses a golden file in the format readGolden reads.
-func readGoldenFile(t *testing.T, path string) map[string]goldenRecord {
-	t.Helper()
-	f, err := os.Open(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
-	recs := map[string]goldenRecord{}
-	sc := bufio.NewScanner(f)
-	sc.Buffer(nil, 1<<20)
-	for sc.Scan() {
-		fields := strings.Fields(sc.Text())
-		if len(fields) == 0 || strings.HasPrefix(fields[0], "#") {
-			continue
-		}
-		var rec goldenRecord
-		if strings.HasPrefix(fields[0], "dot") {
-			for _, s := range fields[1:] {
-				v, err := strconv.ParseFloat(s, 64)
-				if err != nil {
-					t.Fatalf("%s: %s: %v", path, fields[0], err)
-				}
-				rec.dots = append(rec.dots, v)
-			}
-		} else {
-			if len(fields) < 3 {
-				t.Fatalf("%s: line %q too short", path, sc.Text())
-			}
-			if rec.group, err = strconv.Atoi(fields[1]); err != nil {
-				t.Fatalf("%s: %s: %v", path, fields[0], err)
-			}
-			for _, s := range fields[2:] {
-				v, err := strconv.ParseUint(s, 16, 32)
-				if err != nil {
-					t.Fatalf("%s: %s: %v", path, fields[0], err)
-				}
-				rec.crcs = append(rec.crcs, uint32(v))
-			}
-		}
-		recs[fields[0]] = rec
-	}
-	if err := sc.Err(); err != nil {
-		t.Fatal(err)
-	}
-	return recs
-}
 
 // golden2Types are the types of ggml_golden2.c in its order, with the
 // offsets of the fp16 scales its random blocks keep finite (-1: none).

@@ -116,9 +116,18 @@ type goldenRecord struct {
 	dots  []float64
 }
 
+// readGolden reads testdata/ggml_golden.txt.
 func readGolden(t *testing.T) map[string]goldenRecord {
 	t.Helper()
-	f, err := os.Open("testdata/ggml_golden.txt")
+	return readGoldenFile(t, "testdata/ggml_golden.txt")
+}
+
+// readGoldenFile parses a golden file: per line a name and either, for
+// names starting with "dot", the dot products, or a group size and a hex
+// CRC-32 per group; # starts a comment.
+func readGoldenFile(t *testing.T, path string) map[string]goldenRecord {
+	t.Helper()
+	f, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,26 +141,25 @@ func readGolden(t *testing.T) map[string]goldenRecord {
 			continue
 		}
 		var rec goldenRecord
-		if strings.HasPrefix(fields[0], "dot/") {
+		if strings.HasPrefix(fields[0], "dot") {
 			for _, s := range fields[1:] {
 				v, err := strconv.ParseFloat(s, 64)
 				if err != nil {
-					t.Fatalf("golden %s: %v", fields[0], err)
+					t.Fatalf("%s: %s: %v", path, fields[0], err)
 				}
 				rec.dots = append(rec.dots, v)
 			}
 		} else {
 			if len(fields) < 3 {
-				t.Fatalf("golden line %q too short", sc.Text())
+				t.Fatalf("%s: line %q too short", path, sc.Text())
 			}
-			rec.group, err = strconv.Atoi(fields[1])
-			if err != nil {
-				t.Fatalf("golden %s: %v", fields[0], err)
+			if rec.group, err = strconv.Atoi(fields[1]); err != nil {
+				t.Fatalf("%s: %s: %v", path, fields[0], err)
 			}
 			for _, s := range fields[2:] {
 				v, err := strconv.ParseUint(s, 16, 32)
 				if err != nil {
-					t.Fatalf("golden %s: %v", fields[0], err)
+					t.Fatalf("%s: %s: %v", path, fields[0], err)
 				}
 				rec.crcs = append(rec.crcs, uint32(v))
 			}
