@@ -376,6 +376,22 @@ GLOBL ktIdxM<>(SB), RODATA|NOPTR, $64
 	VPXORD X30, X30, X30; \
 	VPXORD X31, X31, X31
 
+// OUTROWS sets AX to out and R12 to the byte stride between tokens'
+// outputs, for STORE4.
+#define OUTROWS \
+	MOVQ out_base+0(FP), AX; \
+	MOVQ ostride+24(FP), R12; \
+	SHLQ $2, R12
+
+// STORE4 writes 128-bit lane i of Z (X is its low lane) to token i's
+// output at AX + i*R12; R13 is scratch.
+#define STORE4(Z, X) \
+	LEAQ (AX)(R12*2), R13; \
+	VMOVUPS X, (AX); \
+	VEXTRACTF32X4 $1, Z, (AX)(R12*1); \
+	VEXTRACTF32X4 $2, Z, (R13); \
+	VEXTRACTF32X4 $3, Z, (R13)(R12*1)
+
 // DGATHER loads the fp16 d and dmin of the four rows' blocks into Y4 as
 // float32: d0 dmin0 d1 dmin1 ... (Q4_K and Q5_K).
 #define DGATHER \
@@ -611,14 +627,8 @@ tile4q4kvnniloop:
 	JNZ  tile4q4kvnniloop
 
 	VSUBPS Z12, Z11, Z11
-	MOVQ out_base+0(FP), AX
-	MOVQ ostride+24(FP), R12
-	SHLQ $2, R12
-	LEAQ (AX)(R12*2), R13
-	VMOVUPS X11, (AX)
-	VEXTRACTF32X4 $1, Z11, (AX)(R12*1)
-	VEXTRACTF32X4 $2, Z11, (R13)
-	VEXTRACTF32X4 $3, Z11, (R13)(R12*1)
+	OUTROWS
+	STORE4(Z11, X11)
 	ZEROHIGH
 	VZEROUPPER
 	RET
@@ -842,14 +852,8 @@ tile4q5kvnniloop:
 	DECQ CX
 	JNZ  tile4q5kvnniloop
 
-	MOVQ out_base+0(FP), AX
-	MOVQ ostride+24(FP), R12
-	SHLQ $2, R12
-	LEAQ (AX)(R12*2), R13
-	VMOVUPS X11, (AX)
-	VEXTRACTF32X4 $1, Z11, (AX)(R12*1)
-	VEXTRACTF32X4 $2, Z11, (R13)
-	VEXTRACTF32X4 $3, Z11, (R13)(R12*1)
+	OUTROWS
+	STORE4(Z11, X11)
 	ZEROHIGH
 	VZEROUPPER
 	RET
@@ -1053,14 +1057,8 @@ tile4q6kvnniloop:
 	DECQ CX
 	JNZ  tile4q6kvnniloop
 
-	MOVQ out_base+0(FP), AX
-	MOVQ ostride+24(FP), R12
-	SHLQ $2, R12
-	LEAQ (AX)(R12*2), R13
-	VMOVUPS X11, (AX)
-	VEXTRACTF32X4 $1, Z11, (AX)(R12*1)
-	VEXTRACTF32X4 $2, Z11, (R13)
-	VEXTRACTF32X4 $3, Z11, (R13)(R12*1)
+	OUTROWS
+	STORE4(Z11, X11)
 	ZEROHIGH
 	VZEROUPPER
 	RET
@@ -1258,20 +1256,10 @@ tile8q4kvnniloop:
 
 	VSUBPS Z12, Z11, Z11
 	VSUBPS Z14, Z13, Z13
-	MOVQ out_base+0(FP), AX
-	MOVQ ostride+24(FP), R12
-	SHLQ $2, R12
-	LEAQ (AX)(R12*2), R13
-	VMOVUPS X11, (AX)
-	VEXTRACTF32X4 $1, Z11, (AX)(R12*1)
-	VEXTRACTF32X4 $2, Z11, (R13)
-	VEXTRACTF32X4 $3, Z11, (R13)(R12*1)
+	OUTROWS
+	STORE4(Z11, X11)
 	LEAQ (AX)(R12*4), AX
-	LEAQ (AX)(R12*2), R13
-	VMOVUPS X13, (AX)
-	VEXTRACTF32X4 $1, Z13, (AX)(R12*1)
-	VEXTRACTF32X4 $2, Z13, (R13)
-	VEXTRACTF32X4 $3, Z13, (R13)(R12*1)
+	STORE4(Z13, X13)
 	ZEROHIGH
 	VZEROUPPER
 	RET
