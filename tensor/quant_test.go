@@ -259,8 +259,6 @@ func TestQuantizeToMatchesQuantize(t *testing.T) {
 // documented in blocks.go and checks every dequantized value, computed
 // here independently in float64 (all values are exact).
 
-func le16(b []byte, v uint16) { binary.LittleEndian.PutUint16(b, v) }
-
 func checkDequant(t *testing.T, ty Type, block []byte, want []float64) {
 	t.Helper()
 	got := make([]float32, len(want))
@@ -276,7 +274,7 @@ func checkDequant(t *testing.T, ty Type, block []byte, want []float64) {
 
 func TestDequantizeQ4_0Block(t *testing.T) {
 	b := make([]byte, 18)
-	le16(b, 0x3800) // d = 0.5
+	putScale(b, 0x3800) // d = 0.5
 	want := make([]float64, 32)
 	for j := 0; j < 16; j++ {
 		lo, hi := j, 15-j
@@ -289,7 +287,7 @@ func TestDequantizeQ4_0Block(t *testing.T) {
 
 func TestDequantizeQ8_0Block(t *testing.T) {
 	b := make([]byte, 34)
-	le16(b, 0xb400) // d = -0.25
+	putScale(b, 0xb400) // d = -0.25
 	want := make([]float64, 32)
 	for j := 0; j < 32; j++ {
 		q := int8(j*8 - 128)
@@ -324,8 +322,8 @@ func kScales() (sc, m [8]uint8) {
 func TestDequantizeQ4_KBlock(t *testing.T) {
 	sc, m := kScales()
 	b := make([]byte, 144)
-	le16(b[0:], 0x3c00) // d = 1
-	le16(b[2:], 0x3800) // dmin = 0.5
+	putScale(b[0:], 0x3c00) // d = 1
+	putScale(b[2:], 0x3800) // dmin = 0.5
 	copy(b[4:16], packScalesK4(sc, m))
 	want := make([]float64, 256)
 	for i := 0; i < 256; i++ {
@@ -341,8 +339,8 @@ func TestDequantizeQ4_KBlock(t *testing.T) {
 func TestDequantizeQ5_KBlock(t *testing.T) {
 	sc, m := kScales()
 	b := make([]byte, 176)
-	le16(b[0:], 0x3400) // d = 0.25
-	le16(b[2:], 0x3c00) // dmin = 1
+	putScale(b[0:], 0x3400) // d = 0.25
+	putScale(b[2:], 0x3c00) // dmin = 1
 	copy(b[4:16], packScalesK4(sc, m))
 	want := make([]float64, 256)
 	for i := 0; i < 256; i++ {
@@ -357,7 +355,7 @@ func TestDequantizeQ5_KBlock(t *testing.T) {
 
 func TestDequantizeQ6_KBlock(t *testing.T) {
 	b := make([]byte, 210)
-	le16(b[208:], 0x3000) // d = 0.125
+	putScale(b[208:], 0x3000) // d = 0.125
 	var scales [16]int8
 	for k := range scales {
 		scales[k] = int8(k*9 - 70) // negative and positive
