@@ -50,18 +50,6 @@ func tokenTexts(tk *Tokenizer, s string, addSpecial, parseSpecial bool) []string
 	return textsOf(tk, tk.Encode(s, addSpecial, parseSpecial))
 }
 
-func equalStrings(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
 func TestBPEEncode(t *testing.T) {
 	tk := englishBPE(t, "gpt-2")
 	tests := []struct {
