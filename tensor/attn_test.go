@@ -105,6 +105,8 @@ func fp16Query(r *rand.Rand, n int, scale float64) []float32 {
 	return q
 }
 
+// sameBits returns the first index at which a and b differ in their bits,
+// or -1.
 func sameBits(a, b []float32) int {
 	for i := range a {
 		if math.Float32bits(a[i]) != math.Float32bits(b[i]) {

@@ -4,7 +4,6 @@ package tensor
 
 import (
 	"bytes"
-	"math"
 	"math/rand/v2"
 	"testing"
 )
@@ -99,10 +98,8 @@ func TestPackedQ4_0Kernels(t *testing.T) {
 
 func same(t *testing.T, what string, nb int, want, got []float32) {
 	t.Helper()
-	for i := range want {
-		if math.Float32bits(want[i]) != math.Float32bits(got[i]) {
-			t.Fatalf("%s, %d blocks: [%d] = %v, want %v", what, nb, i, got[i], want[i])
-		}
+	if i := sameBits(want, got); i >= 0 {
+		t.Fatalf("%s, %d blocks: [%d] = %v, want %v", what, nb, i, got[i], want[i])
 	}
 }
 
