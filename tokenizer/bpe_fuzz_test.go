@@ -3,6 +3,7 @@ package tokenizer
 import (
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -61,22 +62,10 @@ func checkBPE(t *testing.T, name string, tk *Tokenizer, s string, roundTrip func
 		if p == "" || len(tk.bpe.symbols(tk, p, nil)) > linearMergeMax {
 			continue
 		}
-		if a, b := mergedIDs(tk, p, false), mergedIDs(tk, p, true); !equalInt32s(a, b) {
+		if a, b := mergedIDs(tk, p, false), mergedIDs(tk, p, true); !slices.Equal(a, b) {
 			t.Fatalf("%s: piece %q: linear merge %v, heap merge %v", name, p, a, b)
 		}
 	}
-}
-
-func equalInt32s(a, b []int32) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // FuzzBPE checks byte-level BPE on any input: ids in range, streaming

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -143,11 +144,11 @@ func TestGGUFBPEMatchesLlamaCpp(t *testing.T) {
 			}
 			ref := loadRef(t, tt.name)
 			for i, c := range loadLlamacppRef(t, tt.name) {
-				if got := tk.Encode(c.Text, false, true); !equalInts(got, c.IDsSpecial) {
+				if got := tk.Encode(c.Text, false, true); !slices.Equal(got, c.IDsSpecial) {
 					t.Errorf("Encode(%q, parse special) =\n%v %q\nllama.cpp\n%v %q", c.Text, got, textsOf(tk, got), c.IDsSpecial, textsOf(tk, c.IDsSpecial))
 				}
 				plain := tk.Encode(c.Text, false, false)
-				if !equalInts(plain, c.IDsPlain) {
+				if !slices.Equal(plain, c.IDsPlain) {
 					t.Errorf("Encode(%q, plain) =\n%v %q\nllama.cpp\n%v %q", c.Text, plain, textsOf(tk, plain), c.IDsPlain, textsOf(tk, c.IDsPlain))
 				}
 				if got := tk.Decode(plain); got != c.Text {
@@ -155,15 +156,15 @@ func TestGGUFBPEMatchesLlamaCpp(t *testing.T) {
 				}
 				withBOS := tk.Encode(c.Text, true, true)
 				if tt.addBOS {
-					if len(withBOS) == 0 || withBOS[0] != tk.BOS() || !equalInts(withBOS[1:], c.IDsSpecial) {
+					if len(withBOS) == 0 || withBOS[0] != tk.BOS() || !slices.Equal(withBOS[1:], c.IDsSpecial) {
 						t.Errorf("Encode(%q, add special) = %v, want BOS then %v", c.Text, withBOS, c.IDsSpecial)
 					}
-				} else if !equalInts(withBOS, c.IDsSpecial) {
+				} else if !slices.Equal(withBOS, c.IDsSpecial) {
 					t.Errorf("Encode(%q, add special) = %v, want %v", c.Text, withBOS, c.IDsSpecial)
 				}
 				// Hugging Face normalizes Qwen's text to NFC first; llama.cpp
 				// does not. Elsewhere the two agree.
-				if r := ref.Cases[i]; r.Text == c.Text && nfc(c.Text) == c.Text && !equalInts(c.IDsSpecial, r.IDs) {
+				if r := ref.Cases[i]; r.Text == c.Text && nfc(c.Text) == c.Text && !slices.Equal(c.IDsSpecial, r.IDs) {
 					t.Errorf("%q: llama.cpp's %v differ from Hugging Face's %v", c.Text, c.IDsSpecial, r.IDs)
 				}
 			}

@@ -1,6 +1,7 @@
 package tokenizer
 
 import (
+	"slices"
 	"strings"
 	"testing"
 )
@@ -177,7 +178,7 @@ func TestBPEFIMTokens(t *testing.T) {
 	if got := tk.Encode("<|fim_prefix|><tool_call>", false, false); len(got) < 3 || got[len(got)-1] != call {
 		t.Errorf("without parse special: %q, want <|fim_prefix|> as text and <tool_call> matched", textsOf(tk, got))
 	}
-	if got := tk.Encode("<|fim_prefix|><tool_call>", false, true); !equalInts(got, []int{prefix, call}) {
+	if got := tk.Encode("<|fim_prefix|><tool_call>", false, true); !slices.Equal(got, []int{prefix, call}) {
 		t.Errorf("parse special: %q", textsOf(tk, got))
 	}
 	if got := tk.Decode([]int{prefix, call}); got != "<tool_call>" {

@@ -2,6 +2,7 @@ package tokenizer
 
 import (
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -32,7 +33,7 @@ func TestEncodeMerges(t *testing.T) {
 			v.AddSpacePrefix = false
 			tk := mustNew(t, v)
 			got := tk.Encode(tt.text, false, false)
-			if want := idsOf(t, tk, tt.want...); !equalInts(got, want) {
+			if want := idsOf(t, tk, tt.want...); !slices.Equal(got, want) {
 				t.Errorf("Encode(%q) = %q, want %q", tt.text, textsOf(tk, got), tt.want)
 			}
 		})
@@ -67,7 +68,7 @@ func TestEncodeSpacesAndBytes(t *testing.T) {
 	}
 	for _, tt := range tests {
 		got := tk.Encode(tt.text, false, false)
-		if want := idsOf(t, tk, tt.want...); !equalInts(got, want) {
+		if want := idsOf(t, tk, tt.want...); !slices.Equal(got, want) {
 			t.Errorf("Encode(%q) = %q, want %q", tt.text, textsOf(tk, got), tt.want)
 		}
 	}
@@ -99,7 +100,7 @@ func TestEncodeSpecial(t *testing.T) {
 			}
 			tk := mustNew(t, v)
 			got := tk.Encode(tt.text, tt.addSpecial, false)
-			if want := idsOf(t, tk, tt.want...); !equalInts(got, want) {
+			if want := idsOf(t, tk, tt.want...); !slices.Equal(got, want) {
 				t.Errorf("Encode(%q, %v) = %q, want %q", tt.text, tt.addSpecial, textsOf(tk, got), tt.want)
 			}
 		})
@@ -135,7 +136,7 @@ func TestEncodeParseSpecial(t *testing.T) {
 	}
 	for _, tt := range tests {
 		got := tk.Encode(tt.text, tt.addSpecial, tt.parseSpecial)
-		if want := idsOf(t, tk, tt.want...); !equalInts(got, want) {
+		if want := idsOf(t, tk, tt.want...); !slices.Equal(got, want) {
 			t.Errorf("Encode(%q, %v, %v) = %q, want %q", tt.text, tt.addSpecial, tt.parseSpecial, textsOf(tk, got), tt.want)
 		}
 	}
@@ -152,7 +153,7 @@ func TestEncodeByteFallbackWithoutByteTokens(t *testing.T) {
 	// token and stands for its byte.
 	got := tk.Encode("aé!", true, false)
 	want := []int{1, 0, 0, 2}
-	if !equalInts(got, want) {
+	if !slices.Equal(got, want) {
 		t.Errorf("Encode = %v, want %v", got, want)
 	}
 }
@@ -231,7 +232,7 @@ func TestEncodeMatchesNaive(t *testing.T) {
 			if text == "" {
 				want = nil
 			}
-			if !equalInts(got, want) {
+			if !slices.Equal(got, want) {
 				t.Fatalf("round %d: Encode(%q) = %q, naive %q", round, text, textsOf(tk, got), textsOf(tk, want))
 			}
 		}

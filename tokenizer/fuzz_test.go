@@ -1,6 +1,7 @@
 package tokenizer
 
 import (
+	"slices"
 	"strings"
 	"testing"
 	"unicode/utf8"
@@ -59,7 +60,7 @@ func FuzzEncodeDecode(f *testing.F) {
 		if s != "" && len(s) < 512 {
 			got := tk.Encode(s, false, false)
 			want := naiveEncode(tk, strings.ReplaceAll(" "+s, " ", spaceMark))
-			if !equalInts(got, want) {
+			if !slices.Equal(got, want) {
 				t.Fatalf("Encode(%q) = %q, naive %q", s, textsOf(tk, got), textsOf(tk, want))
 			}
 		}

@@ -2,6 +2,7 @@ package tokenizer
 
 import (
 	"bytes"
+	"slices"
 	"strings"
 	"testing"
 
@@ -54,7 +55,7 @@ func TestFromGGUFDefaults(t *testing.T) {
 		t.Errorf("AddBOS %v AddEOS %v AddSpacePrefix %v Model %q, want true false true llama",
 			got.AddBOS, got.AddEOS, got.AddSpacePrefix, got.Model)
 	}
-	if ids := tk.Encode("hi hi", true, false); !equalInts(ids, idsOf(t, tk, "<s>", "▁hi", "▁hi")) {
+	if ids := tk.Encode("hi hi", true, false); !slices.Equal(ids, idsOf(t, tk, "<s>", "▁hi", "▁hi")) {
 		t.Errorf("Encode = %q", textsOf(tk, ids))
 	}
 }
@@ -75,7 +76,7 @@ func TestFromGGUFKeys(t *testing.T) {
 	if got.AddBOS || !got.AddEOS || got.AddSpacePrefix {
 		t.Errorf("AddBOS %v AddEOS %v AddSpacePrefix %v, want false true false", got.AddBOS, got.AddEOS, got.AddSpacePrefix)
 	}
-	if ids := tk.Encode("hi", true, false); !equalInts(ids, idsOf(t, tk, "hi", "<s>")) {
+	if ids := tk.Encode("hi", true, false); !slices.Equal(ids, idsOf(t, tk, "hi", "<s>")) {
 		t.Errorf("Encode = %q, want [hi <s>] (EOS is id 1 here)", textsOf(tk, ids))
 	}
 }
@@ -90,7 +91,7 @@ func TestFromGGUFIntegerScores(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ids := tk.Encode("hi", false, false); !equalInts(ids, idsOf(t, tk, "▁hi")) {
+	if ids := tk.Encode("hi", false, false); !slices.Equal(ids, idsOf(t, tk, "▁hi")) {
 		t.Errorf("Encode = %q, want [▁hi]", textsOf(tk, ids))
 	}
 }

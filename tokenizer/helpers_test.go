@@ -77,18 +77,6 @@ func textsOf(tk *Tokenizer, ids []int) []string {
 	return out
 }
 
-func equalInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
 // findRoot returns the directory holding go.mod, walking up from the
 // package directory.
 func findRoot() (string, bool) {

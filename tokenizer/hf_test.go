@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -93,10 +94,10 @@ func TestFromHFReference(t *testing.T) {
 			ref := loadRef(t, name)
 			tk := loadHF(t, name)
 			for _, c := range ref.Cases {
-				if got := tk.Encode(c.Text, true, true); !equalInts(got, c.IDs) {
+				if got := tk.Encode(c.Text, true, true); !slices.Equal(got, c.IDs) {
 					t.Errorf("Encode(%q, special) =\n%v %q\nwant\n%v %q", c.Text, got, textsOf(tk, got), c.IDs, textsOf(tk, c.IDs))
 				}
-				if got := tk.Encode(c.Text, false, false); !equalInts(got, c.IDsPlain) {
+				if got := tk.Encode(c.Text, false, false); !slices.Equal(got, c.IDsPlain) {
 					t.Errorf("Encode(%q, plain) =\n%v %q\nwant\n%v %q", c.Text, got, textsOf(tk, got), c.IDsPlain, textsOf(tk, c.IDsPlain))
 				}
 				if got := tk.Decode(c.IDs); got != c.Decoded {

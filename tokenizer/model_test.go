@@ -6,6 +6,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"testing"
 
 	"github.com/joule-llm/joule/gguf"
@@ -124,7 +125,7 @@ func TestStories260KMatchesLlamaCpp(t *testing.T) {
 			parseSpecial = *c.ParseSpecial
 		}
 		got := tk.Encode(c.Text, addSpecial, parseSpecial)
-		if !equalInts(got, c.IDs) {
+		if !slices.Equal(got, c.IDs) {
 			t.Errorf("Encode(%q, %v, %v)\n got %v %q\nwant %v %q", c.Text, addSpecial, parseSpecial,
 				got, textsOf(tk, got), c.IDs, textsOf(tk, c.IDs))
 		}

@@ -1,6 +1,7 @@
 package tokenizer
 
 import (
+	"slices"
 	"strings"
 	"testing"
 )
@@ -116,7 +117,7 @@ func TestIsEOG(t *testing.T) {
 	if p := tk.Piece(imEnd); p != "" {
 		t.Errorf("Piece(<|im_end|>) = %q, want \"\"", p)
 	}
-	if got := tk.Encode("<|im_end|>", false, true); !equalInts(got, []int{imEnd}) {
+	if got := tk.Encode("<|im_end|>", false, true); !slices.Equal(got, []int{imEnd}) {
 		t.Errorf("Encode(<|im_end|>, parseSpecial) = %v, want [%d]", got, imEnd)
 	}
 
