@@ -66,12 +66,6 @@ func TestFMA32(t *testing.T) {
 	}
 }
 
-// hsum8 adds eight lanes as ggml's hsum_float_8 does.
-func hsum8(a *[8]float32) float32 {
-	r0, r1, r2, r3 := a[4]+a[0], a[5]+a[1], a[6]+a[2], a[7]+a[3]
-	return (r0 + r2) + (r1 + r3)
-}
-
 // llamaDotQ8_0 is the arithmetic of llama.cpp's x86 Q8_0×Q8_0 kernels
 // (ggml_vec_dot_q8_0_q8_0 for one token, tinyBLAS for several).
 func llamaDotQ8_0(w, x []byte, nb int) float32 {
@@ -87,7 +81,7 @@ func llamaDotQ8_0(w, x []byte, nb int) float32 {
 			acc[k] = fma32(d, float32(s), acc[k])
 		}
 	}
-	return hsum8(&acc)
+	return hsumLanes(&acc)
 }
 
 // llamaDotQ4_0 is the arithmetic of llama.cpp's repacked Q4_0 kernels on
