@@ -429,6 +429,19 @@ func (e *evaluator) evalArgs(c callArgs, s *scope) (*args, error) {
 	return a, nil
 }
 
+// evalItems evaluates the items of a list or tuple display in order.
+func (e *evaluator) evalItems(items []expr, s *scope) ([]any, error) {
+	out := make([]any, len(items))
+	for i, it := range items {
+		v, err := e.eval(it, s)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = v
+	}
+	return out, nil
+}
+
 func (e *evaluator) eval(x expr, s *scope) (any, error) {
 	v, err := e.eval1(x, s)
 	if err != nil {
@@ -447,25 +460,17 @@ func (e *evaluator) eval1(x expr, s *scope) (any, error) {
 		}
 		return undef("'%s' is undefined", x.name), nil
 	case *listExpr:
-		out := make([]any, len(x.items))
-		for i, it := range x.items {
-			v, err := e.eval(it, s)
-			if err != nil {
-				return nil, err
-			}
-			out[i] = v
+		out, err := e.evalItems(x.items, s)
+		if err != nil {
+			return nil, err
 		}
 		return out, nil
 	case *tupleExpr:
-		out := make(tuple, len(x.items))
-		for i, it := range x.items {
-			v, err := e.eval(it, s)
-			if err != nil {
-				return nil, err
-			}
-			out[i] = v
+		out, err := e.evalItems(x.items, s)
+		if err != nil {
+			return nil, err
 		}
-		return out, nil
+		return tuple(out), nil
 	case *dictExpr:
 		d := newDict()
 		for i := range x.keys {
