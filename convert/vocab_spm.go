@@ -62,18 +62,7 @@ func spmVocab(dir, path string, a arch, cfg map[string]any, tf *tokenizerFile, v
 	if err != nil {
 		return nil, err
 	}
-	return &vocab{
-		pre:      "default",
-		size:     n,
-		realSize: n,
-		meta: []kv{
-			{"tokenizer.ggml.model", "llama"},
-			{"tokenizer.ggml.pre", "default"},
-			{"tokenizer.ggml.tokens", tokens},
-			{"tokenizer.ggml.scores", scores},
-			{"tokenizer.ggml.token_type", types},
-		},
-	}, nil
+	return llamaVocab(tokens, scores, types, n), nil
 }
 
 // addedTokensJSON applies added_tokens.json, a map of token text to id,
@@ -285,10 +274,16 @@ func llamaHFVocab(dir string, tf *tokenizerFile, cfg map[string]any) (*vocab, er
 			types[id] = spUserDefined
 		}
 	}
+	return llamaVocab(tokens, scores, types, len(tf.Model.Vocab)+len(tf.AddedTokens)), nil
+}
+
+// llamaVocab is the SentencePiece ("llama") vocabulary of tokens; realSize
+// is as for vocab.
+func llamaVocab(tokens []string, scores []float32, types []int32, realSize int) *vocab {
 	return &vocab{
 		pre:      "default",
 		size:     len(tokens),
-		realSize: len(tf.Model.Vocab) + len(tf.AddedTokens),
+		realSize: realSize,
 		meta: []kv{
 			{"tokenizer.ggml.model", "llama"},
 			{"tokenizer.ggml.pre", "default"},
@@ -296,5 +291,5 @@ func llamaHFVocab(dir string, tf *tokenizerFile, cfg map[string]any) (*vocab, er
 			{"tokenizer.ggml.scores", scores},
 			{"tokenizer.ggml.token_type", types},
 		},
-	}, nil
+	}
 }
