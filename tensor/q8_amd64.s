@@ -240,6 +240,24 @@ d4done:
 // Four-row kernels: rows at SI, SI+BX, SI+2*BX, SI+R11 (R11 = 3*BX), one
 // activation row at DI with float scales at DX.
 
+// ROWD4 leaves in X1 the four rows' d = dw*dx for the current block: their
+// fp16 scales (GATHER4D) times the activation's float scale at DX.
+#define ROWD4 \
+	GATHER4D; \
+	VBROADCASTSS (DX), X2; \
+	VMULPS       X2, X1, X1
+
+// STORE4SUMS writes the horizontal sums of Y8..Y11 to (AX)[0..3].
+#define STORE4SUMS \
+	HSUM8(Y8, X8, X0); \
+	HSUM8(Y9, X9, X0); \
+	HSUM8(Y10, X10, X0); \
+	HSUM8(Y11, X11, X0); \
+	VMOVSS X8, (AX); \
+	VMOVSS X9, 4(AX); \
+	VMOVSS X10, 8(AX); \
+	VMOVSS X11, 12(AX)
+
 // Q8ROW accumulates one Q8_0 row's block into ACC; Y2 holds x, D the
 // row's d = dw*dx, Y15 int16 ones.
 #define Q8ROW(W, D, ACC) \
@@ -266,9 +284,7 @@ TEXT ·rows4Q8_0AVX2(SB), NOSPLIT, $16-112
 	VXORPS Y11, Y11, Y11
 
 r8loop:
-	GATHER4D
-	VBROADCASTSS (DX), X2
-	VMULPS  X2, X1, X1 // d for the four rows
+	ROWD4
 	VMOVUPS X1, (SP)
 	VMOVDQU 2(DI), Y2
 	Q8ROW(2(SI), (SP), Y8)
@@ -282,14 +298,7 @@ r8loop:
 	JNZ  r8loop
 
 	MOVQ out_base+0(FP), AX
-	HSUM8(Y8, X8, X0)
-	HSUM8(Y9, X9, X0)
-	HSUM8(Y10, X10, X0)
-	HSUM8(Y11, X11, X0)
-	VMOVSS X8, (AX)
-	VMOVSS X9, 4(AX)
-	VMOVSS X10, 8(AX)
-	VMOVSS X11, 12(AX)
+	STORE4SUMS
 	VZEROUPPER
 	RET
 
@@ -318,9 +327,7 @@ TEXT ·rows4Q8_0VNNI(SB), NOSPLIT, $16-112
 	VXORPS Y11, Y11, Y11
 
 v8loop:
-	GATHER4D
-	VBROADCASTSS (DX), X2
-	VMULPS  X2, X1, X1
+	ROWD4
 	VMOVUPS X1, (SP)
 	VMOVDQU 2(DI), Y2
 	VPXOR    Y3, Y3, Y3
@@ -337,14 +344,7 @@ v8loop:
 	JNZ  v8loop
 
 	MOVQ out_base+0(FP), AX
-	HSUM8(Y8, X8, X0)
-	HSUM8(Y9, X9, X0)
-	HSUM8(Y10, X10, X0)
-	HSUM8(Y11, X11, X0)
-	VMOVSS X8, (AX)
-	VMOVSS X9, 4(AX)
-	VMOVSS X10, 8(AX)
-	VMOVSS X11, 12(AX)
+	STORE4SUMS
 	VZEROUPPER
 	RET
 
@@ -379,9 +379,7 @@ TEXT ·rows4Q4_0AVX2(SB), NOSPLIT, $0-112
 	VXORPS X0, X0, X0
 
 r4loop:
-	GATHER4D
-	VBROADCASTSS (DX), X2
-	VMULPS  X2, X1, X1 // d for the four rows
+	ROWD4
 	VMOVDQU 2(DI), Y2
 	VPMADDUBSW Y2, Y13, Y3 // 8*x in pairs
 
@@ -430,9 +428,7 @@ TEXT ·rows4Q4_0VNNI(SB), NOSPLIT, $0-112
 	VXORPS X0, X0, X0
 
 u4loop:
-	GATHER4D
-	VBROADCASTSS (DX), X2
-	VMULPS   X2, X1, X1
+	ROWD4
 	VMOVDQU  2(DI), Y2
 	VPXOR    Y3, Y3, Y3
 	VPDPBUSD Y2, Y13, Y3
