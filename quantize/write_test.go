@@ -235,6 +235,25 @@ func sharedPath(t *testing.T, rel string) string {
 	return path
 }
 
+// checkSums quantizes f to each file type and compares the SHA-256 of
+// the output with the sum that ref (whose output it is) gave.
+func checkSums(t *testing.T, f *gguf.File, sums map[FileType]string, ref string) {
+	t.Helper()
+	for ft, sum := range sums {
+		p, err := NewPlan(f, ft)
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := sha256.New()
+		if _, err := Write(h, f, p, Options{Threads: 2}); err != nil {
+			t.Fatal(err)
+		}
+		if got := hex.EncodeToString(h.Sum(nil)); got != sum {
+			t.Errorf("%s: sha256 %s, %s %s", ft, got, ref, sum)
+		}
+	}
+}
+
 // TestStories260KMatchesLlamaQuantize compares whole files with the ones
 // llama.cpp's llama-quantize (the commit node-llama-cpp 3.22.1 bundles,
 // de3ff81) wrote from the same input: their SHA-256 sums.
@@ -244,7 +263,7 @@ func TestStories260KMatchesLlamaQuantize(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	for ft, sum := range map[FileType]string{
+	checkSums(t, f, map[FileType]string{
 		Q8_0: "5b266ac0806143b4a42cf60b685f69890780636cb10e3f1133baf69ff64fa1bb",
 		Q4_0: "4813c9e14f1a5ff9f2118c9bf6bfde24ee520a5cdd73ddfdbe36f01ddb187e5d",
 		Q6_K: "96f49def56df95e82dcaa3e047594368753aada8fab3036b7a667415b2da0cde",
@@ -257,19 +276,7 @@ func TestStories260KMatchesLlamaQuantize(t *testing.T) {
 		Q3_K_M: "1f18c7ceb3de0c1ee7c2342dbb56a62eaab72e97650fa00bdf15029da1071ad3",
 		IQ4_NL: "847ac2f9b3d2b0322417c3c1685f52f65d9ad79e975399739b955158e2fccae0",
 		IQ4_XS: "94ff228f0ddba318ec51fad25afb40f4e5f74796b45855273719400b8ae07b10",
-	} {
-		p, err := NewPlan(f, ft)
-		if err != nil {
-			t.Fatal(err)
-		}
-		h := sha256.New()
-		if _, err := Write(h, f, p, Options{Threads: 2}); err != nil {
-			t.Fatal(err)
-		}
-		if got := hex.EncodeToString(h.Sum(nil)); got != sum {
-			t.Errorf("%s: sha256 %s, llama-quantize's %s", ft, got, sum)
-		}
-	}
+	}, "llama-quantize's")
 }
 
 // TestRandomModelMatchesLlamaQuantize compares whole files with the ones
@@ -278,7 +285,7 @@ func TestStories260KMatchesLlamaQuantize(t *testing.T) {
 // k-quants and IQ4_XS in their own types: their SHA-256 sums.
 func TestRandomModelMatchesLlamaQuantize(t *testing.T) {
 	f := randomFile(t, llamatest.RandomConfig{Embd: 256, FF: 512, Layers: 2, Heads: 4, KVHeads: 2, Seed: 9})
-	for ft, sum := range map[FileType]string{
+	checkSums(t, f, map[FileType]string{
 		Q4_1:   "8420b7064f7d3f0ce15a5cbe5f533ca09a2c873b33dd0bfef0c8071d108b061f",
 		Q5_0:   "925257798fb7fa6ea00af97aac8b12795a2ce34e2d28ff7ff7bb39fba2e25c4d",
 		Q5_1:   "db3803083ddc3e0e8c9b938fae6545d64a194f416c769e603c5b05043d646e8f",
@@ -288,19 +295,7 @@ func TestRandomModelMatchesLlamaQuantize(t *testing.T) {
 		Q3_K_L: "4c4525442b6ae035842bd78f53a55a62b29bf92aac3b85fec1ebe44e25d51057",
 		IQ4_NL: "cb93689a4450a4e1fdecc15bdd8bf06f21105d5fa59551669f025ae6e56a1003",
 		IQ4_XS: "7714483a8b42b0b954c901fa0bbdf1f39d7298abce7a002b199984e39c96b912",
-	} {
-		p, err := NewPlan(f, ft)
-		if err != nil {
-			t.Fatal(err)
-		}
-		h := sha256.New()
-		if _, err := Write(h, f, p, Options{Threads: 2}); err != nil {
-			t.Fatal(err)
-		}
-		if got := hex.EncodeToString(h.Sum(nil)); got != sum {
-			t.Errorf("%s: sha256 %s, llama.cpp's %s", ft, got, sum)
-		}
-	}
+	}, "llama.cpp's")
 }
 
 // TestWriteSplitModel quantizes a model split into parts, opened by its
