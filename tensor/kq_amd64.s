@@ -99,6 +99,42 @@ GLOBL q4Shuf<>(SB), RODATA|NOPTR, $256
 	VPSHUFD      $0xb1, X, T; \
 	VPADDD       T, X, X
 
+// SCALEMINS unpacks the 6-bit scales and mins (see scaleMinK4) of the
+// K-quant block at SI four at a time (AX = scales 0-3, R9 = scales 4-7,
+// R10 = mins 0-3, R8 = mins 4-7) and widens them to int16: the scales
+// into both halves of Y0, the mins into X1. BX, DX and R11 are scratch.
+#define SCALEMINS \
+	MOVL        4(SI), AX; \
+	MOVL        8(SI), BX; \
+	MOVL        12(SI), DX; \
+	MOVL        DX, R8; \
+	SHRL        $4, R8; \
+	ANDL        $0x0f0f0f0f, R8; \
+	MOVL        BX, R9; \
+	SHRL        $6, R9; \
+	ANDL        $0x03030303, R9; \
+	SHLL        $4, R9; \
+	ORL         R9, R8; \
+	MOVL        BX, R10; \
+	ANDL        $0x3f3f3f3f, R10; \
+	MOVL        DX, R9; \
+	ANDL        $0x0f0f0f0f, R9; \
+	MOVL        AX, R11; \
+	SHRL        $6, R11; \
+	ANDL        $0x03030303, R11; \
+	SHLL        $4, R11; \
+	ORL         R11, R9; \
+	ANDL        $0x3f3f3f3f, AX; \
+	SHLQ        $32, R9; \
+	ORQ         R9, AX; \
+	SHLQ        $32, R8; \
+	ORQ         R8, R10; \
+	VMOVQ       AX, X0; \
+	VPMOVZXBW   X0, X0; \
+	VINSERTI128 $1, X0, Y0, Y0; \
+	VMOVQ       R10, X1; \
+	VPMOVZXBW   X1, X1
+
 // Q4KCHUNK adds sub-blocks 2c and 2c+1 (32 bytes of nibbles at Q, their
 // activations at A1 and A2) times their scales into Y10. Y0 holds the
 // eight int16 scales in both halves, Y15 0x0f bytes.
@@ -128,38 +164,7 @@ TEXT ·dotQ4_KQ8_KAVX2(SB), NOSPLIT, $0-60
 	JZ    k4done
 
 k4loop:
-	// Unpack the 6-bit scales and mins (see scaleMinK4) four at a time:
-	// AX = scales 0-3, R9 = scales 4-7, R10 = mins 0-3, R8 = mins 4-7.
-	MOVL 4(SI), AX
-	MOVL 8(SI), BX
-	MOVL 12(SI), DX
-	MOVL DX, R8
-	SHRL $4, R8
-	ANDL $0x0f0f0f0f, R8
-	MOVL BX, R9
-	SHRL $6, R9
-	ANDL $0x03030303, R9
-	SHLL $4, R9
-	ORL  R9, R8
-	MOVL BX, R10
-	ANDL $0x3f3f3f3f, R10
-	MOVL DX, R9
-	ANDL $0x0f0f0f0f, R9
-	MOVL AX, R11
-	SHRL $6, R11
-	ANDL $0x03030303, R11
-	SHLL $4, R11
-	ORL  R11, R9
-	ANDL $0x3f3f3f3f, AX
-	SHLQ $32, R9
-	ORQ  R9, AX
-	SHLQ $32, R8
-	ORQ  R8, R10
-	VMOVQ      AX, X0
-	VPMOVZXBW  X0, X0
-	VINSERTI128 $1, X0, Y0, Y0 // scales as int16, both halves
-	VMOVQ      R10, X1
-	VPMOVZXBW  X1, X1          // mins as int16
+	SCALEMINS
 
 	// Mins times the activation sums of their sub-blocks (pairs of the
 	// 16-element bsums).
@@ -326,37 +331,7 @@ TEXT ·dotQ5_KQ8_KAVX2(SB), NOSPLIT, $0-60
 	JZ    k5done
 
 k5loop:
-	// Scales and mins as in dotQ4_KQ8_KAVX2.
-	MOVL 4(SI), AX
-	MOVL 8(SI), BX
-	MOVL 12(SI), DX
-	MOVL DX, R8
-	SHRL $4, R8
-	ANDL $0x0f0f0f0f, R8
-	MOVL BX, R9
-	SHRL $6, R9
-	ANDL $0x03030303, R9
-	SHLL $4, R9
-	ORL  R9, R8
-	MOVL BX, R10
-	ANDL $0x3f3f3f3f, R10
-	MOVL DX, R9
-	ANDL $0x0f0f0f0f, R9
-	MOVL AX, R11
-	SHRL $6, R11
-	ANDL $0x03030303, R11
-	SHLL $4, R11
-	ORL  R11, R9
-	ANDL $0x3f3f3f3f, AX
-	SHLQ $32, R9
-	ORQ  R9, AX
-	SHLQ $32, R8
-	ORQ  R8, R10
-	VMOVQ       AX, X0
-	VPMOVZXBW   X0, X0
-	VINSERTI128 $1, X0, Y0, Y0
-	VMOVQ       R10, X1
-	VPMOVZXBW   X1, X1
+	SCALEMINS
 
 	VPUNPCKLWD  X1, X1, X2
 	VPUNPCKHWD  X1, X1, X3
