@@ -209,6 +209,21 @@ func stored(vals []float64, dtype safetensors.DType) []float32 {
 	return out
 }
 
+// weight returns the tensor name as the model stores it, in float64, or
+// nil if the model has none.
+func (m *hfModel) weight(name string) []float64 {
+	ht, ok := m.tensors[name]
+	if !ok {
+		return nil
+	}
+	v := stored(ht.vals, ht.dtype)
+	out := make([]float64, len(v))
+	for i, x := range v {
+		out[i] = float64(x)
+	}
+	return out
+}
+
 // write writes config.json and the weights (in shards of about
 // shardTensors tensors, with an index, when shardTensors > 0).
 func (m *hfModel) write(t *testing.T, dir string, shardTensors int) {

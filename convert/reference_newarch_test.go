@@ -39,18 +39,7 @@ func (r refConfig) num(key string, def float64) float64 {
 //     layers, and per-head q/k norms (Gemma 3).
 func hfForwardPhiGemma(m *hfModel, s sizes, arch string, tokens []int) [][]float64 {
 	cfg := refConfig{m.config}
-	w := func(name string) []float64 {
-		ht, ok := m.tensors[name]
-		if !ok {
-			return nil
-		}
-		v := stored(ht.vals, ht.dtype)
-		out := make([]float64, len(v))
-		for i, x := range v {
-			out[i] = float64(x)
-		}
-		return out
-	}
+	w := m.weight
 	gemma := arch != "phi3"
 	eps := cfg.num("rms_norm_eps", 1e-6)
 	d := s.headDim

@@ -16,18 +16,7 @@ import (
 // frequency smoothing when configured, q/k biases and per-head q/k norms
 // where the model has them.
 func hfForward(m *hfModel, s sizes, tokens []int) [][]float64 {
-	w := func(name string) []float64 {
-		ht, ok := m.tensors[name]
-		if !ok {
-			return nil
-		}
-		v := stored(ht.vals, ht.dtype)
-		out := make([]float64, len(v))
-		for i, x := range v {
-			out[i] = float64(x)
-		}
-		return out
-	}
+	w := m.weight
 	eps := m.config["rms_norm_eps"].(float64)
 	base := m.config["rope_theta"].(float64)
 	d := s.headDim
