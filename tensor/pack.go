@@ -55,11 +55,6 @@ func packQ8_0(dst, src []byte, rows, nb int) {
 	packBlocks(dst, src, rows, nb, blockQ8_0, 0x80808080)
 }
 
-// unpackQ8_0 undoes packQ8_0.
-func unpackQ8_0(dst, src []byte, rows, nb int) {
-	unpackBlocks(dst, src, rows, nb, blockQ8_0, 0x80808080)
-}
-
 // blockQ8_0W is the size of a Q8_0 activation block expanded for the
 // packed Q8_0 kernels by expandQ8_0Wide.
 const blockQ8_0W = 68
@@ -96,11 +91,6 @@ func packQ4_0(dst, src []byte, rows, nb int) {
 	packBlocks(dst, src, rows, nb, blockQ4_0, 0)
 }
 
-// unpackQ4_0 undoes packQ4_0.
-func unpackQ4_0(dst, src []byte, rows, nb int) {
-	unpackBlocks(dst, src, rows, nb, blockQ4_0, 0)
-}
-
 // packBlocks packs a matrix of blocks of size bytes, each an fp16 scale
 // and then (size-2)/4 groups of four quant bytes, eight rows at a time as
 // described above, XORing every group of quants with bias.
@@ -119,26 +109,6 @@ func packBlocks(dst, src []byte, rows, nb, size int, bias uint32) {
 				pb[2*r], pb[2*r+1] = blk[0], blk[1]
 				for k := range (size - 2) / 4 {
 					le.PutUint32(pb[16+32*k+4*r:], le.Uint32(blk[2+4*k:])^bias)
-				}
-			}
-		}
-	}
-	copy(dst[whole*wrow:rows*wrow], src[whole*wrow:rows*wrow])
-}
-
-// unpackBlocks undoes packBlocks.
-func unpackBlocks(dst, src []byte, rows, nb, size int, bias uint32) {
-	le := binary.LittleEndian
-	wrow := nb * size
-	whole := rows / packGroup * packGroup
-	for g := 0; g < whole; g += packGroup {
-		for b := range nb {
-			pb := src[g*wrow+b*packGroup*size:][:packGroup*size]
-			for r := range packGroup {
-				blk := dst[(g+r)*wrow+b*size:][:size]
-				blk[0], blk[1] = pb[2*r], pb[2*r+1]
-				for k := range (size - 2) / 4 {
-					le.PutUint32(blk[2+4*k:], le.Uint32(pb[16+32*k+4*r:])^bias)
 				}
 			}
 		}

@@ -4,6 +4,7 @@ package tensor
 
 import (
 	"bytes"
+	"encoding/binary"
 	"math/rand/v2"
 	"testing"
 )
@@ -26,6 +27,36 @@ func packedCase(t testing.TB, r *rand.Rand, rows, nb, n int) (w, packed, xx []by
 		expandQ8_0AVX2Go(xx[i*nb*blockQ8_0X:], act, nb)
 	}
 	return m.Data, packed, xx
+}
+
+// unpackQ8_0 undoes packQ8_0.
+func unpackQ8_0(dst, src []byte, rows, nb int) {
+	unpackBlocks(dst, src, rows, nb, blockQ8_0, 0x80808080)
+}
+
+// unpackQ4_0 undoes packQ4_0.
+func unpackQ4_0(dst, src []byte, rows, nb int) {
+	unpackBlocks(dst, src, rows, nb, blockQ4_0, 0)
+}
+
+// unpackBlocks undoes packBlocks.
+func unpackBlocks(dst, src []byte, rows, nb, size int, bias uint32) {
+	le := binary.LittleEndian
+	wrow := nb * size
+	whole := rows / packGroup * packGroup
+	for g := 0; g < whole; g += packGroup {
+		for b := range nb {
+			pb := src[g*wrow+b*packGroup*size:][:packGroup*size]
+			for r := range packGroup {
+				blk := dst[(g+r)*wrow+b*size:][:size]
+				blk[0], blk[1] = pb[2*r], pb[2*r+1]
+				for k := range (size - 2) / 4 {
+					le.PutUint32(blk[2+4*k:], le.Uint32(pb[16+32*k+4*r:])^bias)
+				}
+			}
+		}
+	}
+	copy(dst[whole*wrow:rows*wrow], src[whole*wrow:rows*wrow])
 }
 
 func TestPackQ8_0RoundTrip(t *testing.T) {
