@@ -70,7 +70,8 @@ type q8Rows struct {
 	// bytes apart, its scales at dx[t*nb:]). Nil if the set has none.
 	tile4 func(out []float32, ostride int, w []byte, wstride int, x []byte, xstride int, dx []float32, nb int)
 
-	// Eight-row kernels, Q4_0 only (nil otherwise). They read activations
+	// Eight-row kernels over the file's layout, Q4_0 only (nil
+	// otherwise). They, and the packed ones below, read activations
 	// expanded by expand from Q8_0 blocks into 40-byte blocks:
 	// d float32 | -8*sum(q) int32 | q[32] (for packed Q8_0, expand makes
 	// the xblock-byte blocks of expandQ8_0Wide). rows8 computes out[0:8] for
