@@ -25,6 +25,20 @@ func (f *File) get(key string) (any, error) {
 	return v, nil
 }
 
+// getAs returns the value of key if it is a T; want names T for the error.
+func getAs[T any](f *File, key, want string) (T, error) {
+	var zero T
+	v, err := f.get(key)
+	if err != nil {
+		return zero, err
+	}
+	x, ok := v.(T)
+	if !ok {
+		return zero, typeError(key, v, want)
+	}
+	return x, nil
+}
+
 func typeError(key string, v any, want string) error {
 	return fmt.Errorf("gguf: metadata %q is %s, want %s", key, describe(v), want)
 }
@@ -40,15 +54,7 @@ func describe(v any) string {
 
 // String returns the string value of key.
 func (f *File) String(key string) (string, error) {
-	v, err := f.get(key)
-	if err != nil {
-		return "", err
-	}
-	s, ok := v.(string)
-	if !ok {
-		return "", typeError(key, v, "a string")
-	}
-	return s, nil
+	return getAs[string](f, key, "a string")
 }
 
 // Int returns the integer value of key, of any integer type that fits int64.
@@ -125,41 +131,17 @@ func (f *File) Float(key string) (float64, error) {
 
 // Bool returns the boolean value of key.
 func (f *File) Bool(key string) (bool, error) {
-	v, err := f.get(key)
-	if err != nil {
-		return false, err
-	}
-	b, ok := v.(bool)
-	if !ok {
-		return false, typeError(key, v, "a bool")
-	}
-	return b, nil
+	return getAs[bool](f, key, "a bool")
 }
 
 // Strings returns the string-array value of key.
 func (f *File) Strings(key string) ([]string, error) {
-	v, err := f.get(key)
-	if err != nil {
-		return nil, err
-	}
-	s, ok := v.([]string)
-	if !ok {
-		return nil, typeError(key, v, "an array of strings")
-	}
-	return s, nil
+	return getAs[[]string](f, key, "an array of strings")
 }
 
 // Float32s returns the float32-array value of key.
 func (f *File) Float32s(key string) ([]float32, error) {
-	v, err := f.get(key)
-	if err != nil {
-		return nil, err
-	}
-	s, ok := v.([]float32)
-	if !ok {
-		return nil, typeError(key, v, "an array of float32")
-	}
-	return s, nil
+	return getAs[[]float32](f, key, "an array of float32")
 }
 
 // Int32s returns the value of key, an array of any integer type, as int32s.
