@@ -240,9 +240,9 @@ type matmulJob struct {
 	// the block scales of act as float32, nb per token.
 	q8    *q8Rows
 	dx    []float32
-	xx    []byte // expanded blocks for q8.rows8, xrow bytes per token; permuted ones for kq
+	xx    []byte // expanded blocks for the eight-row kernels, xrow (> 0) bytes per token; permuted ones for kq
 	xrow  int
-	group int // rows per unit of work: 8 with q8.rows8, 4 with q8 or kq, else 1
+	group int // rows per unit of work: 8 with the eight-row kernels, 4 with q8 or kq, else 1
 
 	// For k-quant weights with multi-row kernels.
 	kq *kqRows
@@ -260,7 +260,7 @@ func (j *matmulJob) convert(lo, hi int) {
 			for b := range dx {
 				dx[b] = fp16(a[b*blockQ8_0:])
 			}
-			if j.q8.rows8 != nil || j.w.packed {
+			if j.xrow > 0 { // the eight-row kernels take expanded blocks
 				j.q8.expand(j.xx[i*j.xrow:(i+1)*j.xrow], a, nb)
 			}
 		}
