@@ -376,6 +376,29 @@ GLOBL ktIdxM<>(SB), RODATA|NOPTR, $64
 	VPXORD X30, X30, X30; \
 	VPXORD X31, X31, X31
 
+// ROWPTRS points BX, DX and R10 at rows 1-3, R12 bytes apart from row 0
+// at SI; TOKPTRS points R8, R9 and R11 at tokens 1-3, R13 bytes apart from
+// token 0 at DI. NEXTROWS(n) steps the rows over an n-byte block and
+// NEXTTOKS the tokens over a 292-byte Q8_K block.
+#define ROWPTRS \
+	LEAQ (SI)(R12*1), BX; \
+	LEAQ (SI)(R12*2), DX; \
+	LEAQ (DX)(R12*1), R10
+#define TOKPTRS \
+	LEAQ (DI)(R13*1), R8; \
+	LEAQ (DI)(R13*2), R9; \
+	LEAQ (R9)(R13*1), R11
+#define NEXTROWS(n) \
+	ADDQ n, SI; \
+	ADDQ n, BX; \
+	ADDQ n, DX; \
+	ADDQ n, R10
+#define NEXTTOKS \
+	ADDQ $292, DI; \
+	ADDQ $292, R8; \
+	ADDQ $292, R9; \
+	ADDQ $292, R11
+
 // OUTROWS sets AX to out and R12 to the byte stride between tokens'
 // outputs, for STORE4.
 #define OUTROWS \
@@ -428,9 +451,7 @@ TEXT ·rows4Q4_KVNNI(SB), NOSPLIT, $128-88
 rows4q4kvnnigroup:
 	MOVQ R14, SI
 	LEAQ (SI)(R12*4), R11
-	LEAQ (SI)(R12*1), BX
-	LEAQ (SI)(R12*2), DX
-	LEAQ (DX)(R12*1), R10
+	ROWPTRS
 	MOVQ x_base+56(FP), DI
 	MOVQ nb+80(FP), CX
 	VPXORD Z11, Z11, Z11
@@ -492,10 +513,7 @@ rows4q4kvnniloop:
 	VFMADD231PS X2, X6, X11
 	VFMADD231PS X3, X7, X12
 
-	ADDQ $144, SI
-	ADDQ $144, BX
-	ADDQ $144, DX
-	ADDQ $144, R10
+	NEXTROWS($144)
 	ADDQ $292, DI
 	DECQ CX
 	JNZ  rows4q4kvnniloop
@@ -517,12 +535,8 @@ TEXT ·tile4Q4_KVNNI(SB), NOSPLIT, $128-104
 	MOVQ x_base+64(FP), DI
 	MOVQ xstride+88(FP), R13
 	MOVQ nb+96(FP), CX
-	LEAQ (DI)(R13*1), R8
-	LEAQ (DI)(R13*2), R9
-	LEAQ (R9)(R13*1), R11
-	LEAQ (SI)(R12*1), BX
-	LEAQ (SI)(R12*2), DX
-	LEAQ (DX)(R12*1), R10
+	TOKPTRS
+	ROWPTRS
 	VPBROADCASTD ktNib<>(SB), Z8
 	VPXORD Z11, Z11, Z11
 	VPXORD Z12, Z12, Z12
@@ -615,14 +629,8 @@ tile4q4kvnniloop:
 	VFMADD231PS Z2, Z5, Z11
 	VFMADD231PS Z3, Z6, Z12
 
-	ADDQ $144, SI
-	ADDQ $144, BX
-	ADDQ $144, DX
-	ADDQ $144, R10
-	ADDQ $292, DI
-	ADDQ $292, R8
-	ADDQ $292, R9
-	ADDQ $292, R11
+	NEXTROWS($144)
+	NEXTTOKS
 	DECQ CX
 	JNZ  tile4q4kvnniloop
 
@@ -650,9 +658,7 @@ TEXT ·rows4Q5_KVNNI(SB), NOSPLIT, $128-88
 rows4q5kvnnigroup:
 	MOVQ R14, SI
 	LEAQ (SI)(R12*4), R11
-	LEAQ (SI)(R12*1), BX
-	LEAQ (SI)(R12*2), DX
-	LEAQ (DX)(R12*1), R10
+	ROWPTRS
 	MOVQ x_base+56(FP), DI
 	MOVQ nb+80(FP), CX
 	VPXORD Z11, Z11, Z11
@@ -717,10 +723,7 @@ rows4q5kvnniloop:
 	VMULPS X3, X7, X7
 	VSUBPS X7, X11, X11
 
-	ADDQ $176, SI
-	ADDQ $176, BX
-	ADDQ $176, DX
-	ADDQ $176, R10
+	NEXTROWS($176)
 	ADDQ $292, DI
 	DECQ CX
 	JNZ  rows4q5kvnniloop
@@ -741,12 +744,8 @@ TEXT ·tile4Q5_KVNNI(SB), NOSPLIT, $128-104
 	MOVQ x_base+64(FP), DI
 	MOVQ xstride+88(FP), R13
 	MOVQ nb+96(FP), CX
-	LEAQ (DI)(R13*1), R8
-	LEAQ (DI)(R13*2), R9
-	LEAQ (R9)(R13*1), R11
-	LEAQ (SI)(R12*1), BX
-	LEAQ (SI)(R12*2), DX
-	LEAQ (DX)(R12*1), R10
+	TOKPTRS
+	ROWPTRS
 	VPBROADCASTD ktNib<>(SB), Z8
 	VPBROADCASTD ktM10<>(SB), Z14
 	VPXORD Z11, Z11, Z11
@@ -841,14 +840,8 @@ tile4q5kvnniloop:
 	VMULPS Z3, Z6, Z6
 	VSUBPS Z6, Z11, Z11
 
-	ADDQ $176, SI
-	ADDQ $176, BX
-	ADDQ $176, DX
-	ADDQ $176, R10
-	ADDQ $292, DI
-	ADDQ $292, R8
-	ADDQ $292, R9
-	ADDQ $292, R11
+	NEXTROWS($176)
+	NEXTTOKS
 	DECQ CX
 	JNZ  tile4q5kvnniloop
 
@@ -875,9 +868,7 @@ TEXT ·rows4Q6_KVNNI(SB), NOSPLIT, $128-88
 rows4q6kvnnigroup:
 	MOVQ R14, SI
 	LEAQ (SI)(R12*4), R11
-	LEAQ (SI)(R12*1), BX
-	LEAQ (SI)(R12*2), DX
-	LEAQ (DX)(R12*1), R10
+	ROWPTRS
 	MOVQ x_base+56(FP), DI
 	MOVQ nb+80(FP), CX
 	VPXORD Z11, Z11, Z11
@@ -934,10 +925,7 @@ rows4q6kvnniloop:
 	VMULPS X2, X4, X4
 	VADDPS X4, X11, X11
 
-	ADDQ $210, SI
-	ADDQ $210, BX
-	ADDQ $210, DX
-	ADDQ $210, R10
+	NEXTROWS($210)
 	ADDQ $292, DI
 	DECQ CX
 	JNZ  rows4q6kvnniloop
@@ -958,12 +946,8 @@ TEXT ·tile4Q6_KVNNI(SB), NOSPLIT, $128-104
 	MOVQ x_base+64(FP), DI
 	MOVQ xstride+88(FP), R13
 	MOVQ nb+96(FP), CX
-	LEAQ (DI)(R13*1), R8
-	LEAQ (DI)(R13*2), R9
-	LEAQ (R9)(R13*1), R11
-	LEAQ (SI)(R12*1), BX
-	LEAQ (SI)(R12*2), DX
-	LEAQ (DX)(R12*1), R10
+	TOKPTRS
+	ROWPTRS
 	VPBROADCASTD ktNib<>(SB), Z8
 	VPBROADCASTD ktM30<>(SB), Z14
 	VPXORD Z11, Z11, Z11
@@ -1046,14 +1030,8 @@ tile4q6kvnniloop:
 	VMULPS Z2, Z4, Z4
 	VADDPS Z4, Z11, Z11
 
-	ADDQ $210, SI
-	ADDQ $210, BX
-	ADDQ $210, DX
-	ADDQ $210, R10
-	ADDQ $292, DI
-	ADDQ $292, R8
-	ADDQ $292, R9
-	ADDQ $292, R11
+	NEXTROWS($210)
+	NEXTTOKS
 	DECQ CX
 	JNZ  tile4q6kvnniloop
 
@@ -1165,12 +1143,8 @@ TEXT ·tile8Q4_KVNNI(SB), NOSPLIT, $192-104
 	MOVQ x_base+64(FP), DI
 	MOVQ xstride+88(FP), R13
 	MOVQ nb+96(FP), CX
-	LEAQ (DI)(R13*1), R8
-	LEAQ (DI)(R13*2), R9
-	LEAQ (R9)(R13*1), R11
-	LEAQ (SI)(R12*1), BX
-	LEAQ (SI)(R12*2), DX
-	LEAQ (DX)(R12*1), R10
+	TOKPTRS
+	ROWPTRS
 	VPBROADCASTD ktNib<>(SB), Z8
 	VPXORD Z11, Z11, Z11
 	VPXORD Z12, Z12, Z12
@@ -1243,14 +1217,8 @@ tile8q4kvnniloop:
 	VFMADD231PS Z3, Z9, Z13
 	VFMADD231PS Z1, Z10, Z14
 
-	ADDQ $144, SI
-	ADDQ $144, BX
-	ADDQ $144, DX
-	ADDQ $144, R10
-	ADDQ $292, DI
-	ADDQ $292, R8
-	ADDQ $292, R9
-	ADDQ $292, R11
+	NEXTROWS($144)
+	NEXTTOKS
 	DECQ CX
 	JNZ  tile8q4kvnniloop
 
