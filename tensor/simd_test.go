@@ -301,14 +301,8 @@ func makeQ8K(r *rand.Rand, nb int, random bool) []byte {
 		for i := 0; i < QK_K; i++ {
 			xb[q8KQsOff+i] = byte(r.Uint32())
 		}
-		for j := 0; j < QK_K/16; j++ {
-			var s int16
-			for _, q := range xb[q8KQsOff+16*j : q8KQsOff+16*j+16] {
-				s += int16(int8(q))
-			}
-			binary.LittleEndian.PutUint16(xb[q8KSumsOff+2*j:], uint16(s))
-		}
 	}
+	setQ8KSums(x)
 	return x
 }
 
