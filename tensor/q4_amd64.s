@@ -24,10 +24,6 @@
 
 DATA ones8<>+0(SB)/4, $0x01010101
 GLOBL ones8<>(SB), RODATA|NOPTR, $4
-DATA q4ones16<>+0(SB)/4, $0x00010001
-GLOBL q4ones16<>(SB), RODATA|NOPTR, $4
-DATA q4nib<>+0(SB)/4, $0x0f0f0f0f
-GLOBL q4nib<>(SB), RODATA|NOPTR, $4
 
 // func expandQ8_0AVX2(dst, src []byte, nb int)
 TEXT ·expandQ8_0AVX2(SB), NOSPLIT, $0-56

@@ -35,17 +35,12 @@
 	VPAND     Y15, Y10, Y10; \
 	VPAND     Y15, Y11, Y11
 
-DATA q4pnib<>+0(SB)/4, $0x0f0f0f0f
-GLOBL q4pnib<>(SB), RODATA|NOPTR, $4
-DATA q4pones16<>+0(SB)/4, $0x00010001
-GLOBL q4pones16<>(SB), RODATA|NOPTR, $4
-
 // func q4PackedRows8VNNI(out []float32, w []byte, xx []byte, nb int)
 TEXT ·q4PackedRows8VNNI(SB), NOSPLIT, $0-80
 	MOVQ w_base+24(FP), SI
 	MOVQ xx_base+48(FP), DI
 	MOVQ nb+72(FP), CX
-	VPBROADCASTD q4pnib<>(SB), Y15
+	VPBROADCASTD q4nib<>(SB), Y15
 	VXORPS Y12, Y12, Y12
 
 pv8loop:
@@ -81,8 +76,8 @@ TEXT ·q4PackedRows8AVX2(SB), NOSPLIT, $0-80
 	MOVQ w_base+24(FP), SI
 	MOVQ xx_base+48(FP), DI
 	MOVQ nb+72(FP), CX
-	VPBROADCASTD q4pnib<>(SB), Y15
-	VPBROADCASTD q4pones16<>(SB), Y14
+	VPBROADCASTD q4nib<>(SB), Y15
+	VPBROADCASTD q4ones16<>(SB), Y14
 	VXORPS Y12, Y12, Y12
 
 pa8loop:
@@ -138,7 +133,7 @@ TEXT ·q4PackedTile8VNNI(SB), NOSPLIT, $0-96
 	LEAQ (R14)(R14*2), R12
 	LEAQ (DI)(R14*4), R13
 	MOVQ nb+88(FP), CX
-	VPBROADCASTD q4pnib<>(SB), Y15
+	VPBROADCASTD q4nib<>(SB), Y15
 	ZERO8
 
 pw8loop:

@@ -1,11 +1,17 @@
-// Macros shared by q4_amd64.s and q4pack_amd64.s for the eight-row,
-// eight-token Q4_0 tile: both have the current block of eight rows in the
-// same registers (scales as float32 in Y13, low nibbles of V_0..V_3 in
-// Y4..Y7, high nibbles in Y8..Y11) and differ only in how they load it.
+// Constants and macros shared by q4_amd64.s and q4pack_amd64.s. Their
+// eight-row, eight-token Q4_0 tiles have the current block of eight rows
+// in the same registers (scales as float32 in Y13, low nibbles of V_0..V_3
+// in Y4..Y7, high nibbles in Y8..Y11) and differ only in how they load it.
 //
 // Eight tokens: token t's expanded blocks at DI + t*R14, with R12 = 3*R14
 // and R13 = DI + 4*R14. Token t accumulates in Y(24+t), using Y(16+t) for
 // its int32 sums; Y14 is scratch.
+
+// Each including file gets its own copy of these file-local constants.
+DATA q4ones16<>+0(SB)/4, $0x00010001
+GLOBL q4ones16<>(SB), RODATA|NOPTR, $4
+DATA q4nib<>+0(SB)/4, $0x0f0f0f0f
+GLOBL q4nib<>(SB), RODATA|NOPTR, $4
 
 // ZERO8 clears the eight tokens' float accumulators.
 #define ZERO8 \
