@@ -125,23 +125,9 @@ func archKernels() kernelSet {
 	return refKernels
 }
 
-// The assembly trusts its arguments; these wrappers check every length so
-// that a bad call panics in Go instead of reading out of bounds.
-
-func checkDot(w, x []byte, nb, wblock int) bool {
-	if nb <= 0 {
-		return false
-	}
-	_, _ = w[nb*wblock-1], x[nb*blockQ8_0-1]
-	return true
-}
-
-func checkRows4(out []float32, w []byte, wstride int, x []byte, dx []float32, nb, wblock int) {
-	if nb <= 0 || wstride < nb*wblock {
-		panic("tensor: rows4: bad block count or stride")
-	}
-	_, _, _, _ = out[3], w[3*wstride+nb*wblock-1], x[nb*blockQ8_0-1], dx[nb-1]
-}
+// The assembly trusts its arguments; these wrappers check every length
+// (with the checks of cpu_asm.go) so that a bad call panics in Go instead
+// of reading out of bounds.
 
 func checkTile4(out []float32, ostride int, w []byte, wstride int, x []byte, xstride int, dx []float32, nb, wblock int) {
 	if nb <= 0 || wstride < nb*wblock || xstride < nb*blockQ8_0 || ostride < 4 {
@@ -240,26 +226,23 @@ func q4Tile8VNNIGo(out []float32, ostride int, w []byte, wstride int, xx []byte,
 }
 
 func dotQ4_KQ8_KAVX2Go(w, x []byte, nb int) float32 {
-	if nb <= 0 {
+	if !checkDotK(w, x, nb, blockQ4_K) {
 		return 0
 	}
-	_, _ = w[nb*blockQ4_K-1], x[nb*blockQ8_K-1]
 	return dotQ4_KQ8_KAVX2(w, x, nb)
 }
 
 func dotQ6_KQ8_KAVX2Go(w, x []byte, nb int) float32 {
-	if nb <= 0 {
+	if !checkDotK(w, x, nb, blockQ6_K) {
 		return 0
 	}
-	_, _ = w[nb*blockQ6_K-1], x[nb*blockQ8_K-1]
 	return dotQ6_KQ8_KAVX2(w, x, nb)
 }
 
 func dotQ5_KQ8_KAVX2Go(w, x []byte, nb int) float32 {
-	if nb <= 0 {
+	if !checkDotK(w, x, nb, blockQ5_K) {
 		return 0
 	}
-	_, _ = w[nb*blockQ5_K-1], x[nb*blockQ8_K-1]
 	return dotQ5_KQ8_KAVX2(w, x, nb)
 }
 

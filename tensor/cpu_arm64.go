@@ -63,23 +63,9 @@ func archKernels() kernelSet {
 	return neonKernels()
 }
 
-// The assembly trusts its arguments; these wrappers check every length so
-// that a bad call panics in Go instead of reading out of bounds.
-
-func checkDot(w, x []byte, nb, wblock int) bool {
-	if nb <= 0 {
-		return false
-	}
-	_, _ = w[nb*wblock-1], x[nb*blockQ8_0-1]
-	return true
-}
-
-func checkRows4(out []float32, w []byte, wstride int, x []byte, dx []float32, nb, wblock int) {
-	if nb <= 0 || wstride < nb*wblock {
-		panic("tensor: rows4: bad block count or stride")
-	}
-	_, _, _, _ = out[3], w[3*wstride+nb*wblock-1], x[nb*blockQ8_0-1], dx[nb-1]
-}
+// The assembly trusts its arguments; these wrappers check every length
+// (with the checks of cpu_asm.go) so that a bad call panics in Go instead
+// of reading out of bounds.
 
 func dotF32NEONGo(w []byte, x []float32) float32 {
 	if len(x) == 0 {
@@ -152,14 +138,6 @@ func rows4Q4_0NEONGo(out []float32, w []byte, wstride int, x []byte, dx []float3
 func rows4Q4_0SDOTGo(out []float32, w []byte, wstride int, x []byte, dx []float32, nb int) {
 	checkRows4(out, w, wstride, x, dx, nb, blockQ4_0)
 	rows4Q4_0SDOT(out, w, wstride, x, dx, nb)
-}
-
-func checkDotK(w, x []byte, nb, wblock int) bool {
-	if nb <= 0 {
-		return false
-	}
-	_, _ = w[nb*wblock-1], x[nb*blockQ8_K-1]
-	return true
 }
 
 func dotQ4_KQ8_KNEONGo(w, x []byte, nb int) float32 {
