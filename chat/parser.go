@@ -305,22 +305,11 @@ func (p *parser) parseSet(t token) (node, error) {
 // namespace attribute.
 func (p *parser) parseAssignTarget(ns bool, extraEnds []string) (expr, error) {
 	line := p.cur().line
-	var items []expr
-	tuple := false
-	for {
-		if len(items) > 0 {
-			if err := p.expectOp(","); err != nil {
-				return nil, err
-			}
-		}
-		if p.isTupleEnd(extraEnds) {
-			break
-		}
+	items, tuple, err := p.parseItems(extraEnds, func() (expr, error) {
 		name, err := p.expectName()
 		if err != nil {
 			return nil, err
 		}
-		var x expr = &nameExpr{line: line, name: name}
 		switch name {
 		case "true", "false", "True", "False", "none", "None":
 			return nil, p.failAt(p.cur(), "can't assign to const")
@@ -331,13 +320,12 @@ func (p *parser) parseAssignTarget(ns bool, extraEnds []string) (expr, error) {
 			if err != nil {
 				return nil, err
 			}
-			x = &nsRefExpr{line: line, name: name, attr: attr}
+			return &nsRefExpr{line: line, name: name, attr: attr}, nil
 		}
-		items = append(items, x)
-		if !p.isOp(",") {
-			break
-		}
-		tuple = true
+		return &nameExpr{line: line, name: name}, nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	if !tuple {
 		if len(items) == 0 {
@@ -461,29 +449,38 @@ func (p *parser) isTupleEnd(extraEnds []string) bool {
 	return false
 }
 
-// parseTuple parses an expression, or a tuple if commas separate several.
-func (p *parser) parseTuple(withCond, parens bool, extraEnds []string) (expr, error) {
-	line := p.cur().line
-	var items []expr
-	tuple := false
+// parseItems parses comma-separated items up to one of the tuple ends
+// (isTupleEnd), allowing a trailing comma; tuple reports whether a comma
+// followed an item.
+func (p *parser) parseItems(extraEnds []string, item func() (expr, error)) (items []expr, tuple bool, err error) {
 	for {
 		if len(items) > 0 {
 			if err := p.expectOp(","); err != nil {
-				return nil, err
+				return nil, false, err
 			}
 		}
 		if p.isTupleEnd(extraEnds) {
 			break
 		}
-		x, err := p.parseExpr(withCond)
+		x, err := item()
 		if err != nil {
-			return nil, err
+			return nil, false, err
 		}
 		items = append(items, x)
 		if !p.isOp(",") {
 			break
 		}
 		tuple = true
+	}
+	return items, tuple, nil
+}
+
+// parseTuple parses an expression, or a tuple if commas separate several.
+func (p *parser) parseTuple(withCond, parens bool, extraEnds []string) (expr, error) {
+	line := p.cur().line
+	items, tuple, err := p.parseItems(extraEnds, func() (expr, error) { return p.parseExpr(withCond) })
+	if err != nil {
+		return nil, err
 	}
 	if !tuple {
 		if len(items) > 0 {
