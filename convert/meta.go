@@ -72,11 +72,9 @@ func modelMeta(h hparams, a arch, d dims) ([]kv, error) {
 		return nil, err
 	}
 	meta = append(meta, scaling...)
-	theta := 10000.0 // the transformers default of all four architectures
-	if v, ok := rp["rope_theta"]; ok && v != nil {
-		if theta, err = asFloat(v); err != nil {
-			return nil, fmt.Errorf("convert: config.json: rope_theta: %w", err)
-		}
+	theta, err := ropeTheta(rp, 10000) // the transformers default of all four architectures
+	if err != nil {
+		return nil, err
 	}
 	meta = append(meta, kv{p + "rope.freq_base", float32(theta)})
 	eps, err := floatOr(h, 1e-6, "rms_norm_eps", "norm_eps") // likewise
@@ -91,6 +89,20 @@ func modelMeta(h hparams, a arch, d dims) ([]kv, error) {
 		meta = append(meta, kv{p + "vocab_size", u(d.vocab)}, kv{p + "rope.dimension_count", u(d.headDim)})
 	}
 	return meta, nil
+}
+
+// ropeTheta is the rope_theta of the RoPE parameters rp, or def where it
+// is absent or null.
+func ropeTheta(rp map[string]any, def float64) (float64, error) {
+	v, ok := rp["rope_theta"]
+	if !ok || v == nil {
+		return def, nil
+	}
+	f, err := asFloat(v)
+	if err != nil {
+		return 0, fmt.Errorf("convert: config.json: rope_theta: %w", err)
+	}
+	return f, nil
 }
 
 // phi3Meta is llama.cpp's Phi-3 metadata: the sizes, the RoPE base and
@@ -115,11 +127,9 @@ func phi3Meta(h hparams, a arch, d dims) ([]kv, error) {
 	if err != nil {
 		return nil, err
 	}
-	theta := 10000.0
-	if v, ok := rp["rope_theta"]; ok && v != nil {
-		if theta, err = asFloat(v); err != nil {
-			return nil, fmt.Errorf("convert: config.json: rope_theta: %w", err)
-		}
+	theta, err := ropeTheta(rp, 10000)
+	if err != nil {
+		return nil, err
 	}
 	ropeDims, err := phi3RopeDims(h, rp, d)
 	if err != nil {
@@ -308,11 +318,9 @@ func gemma3Meta(h hparams, a arch, d dims) ([]kv, error) {
 		return nil, err
 	}
 	meta = append(meta, scaling...)
-	theta := 1e6
-	if v, ok := global["rope_theta"]; ok && v != nil {
-		if theta, err = asFloat(v); err != nil {
-			return nil, fmt.Errorf("convert: config.json: rope_theta: %w", err)
-		}
+	theta, err := ropeTheta(global, 1e6)
+	if err != nil {
+		return nil, err
 	}
 	meta = append(meta, kv{p + "rope.freq_base", float32(theta)})
 	var localTheta any
