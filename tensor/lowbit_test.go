@@ -16,21 +16,15 @@ var lowbitTypes = []Type{Q4_1, Q5_0, Q5_1, Q2_K, Q3_K, IQ4_NL, IQ4_XS}
 // data. The legacy bounds are half a step (a full step for Q5_0's clamped
 // +16) plus the fp16 rounding of d and m; the others are about 1.5 times
 // the worst seen over many inputs.
-var lowbitRoundTrips = []struct {
-	t        Type
-	group    int
-	rel      float64
-	floor    float64
-	gaussRMS float64
-}{
-	{Q4_1, 32, (1.0/15 + 2.0/2048) * 1.001, 32.0 / (1 << 24), 0.09},
-	{Q5_0, 32, (1.0/16 + 1.0/2048) * 1.001, 32.0 / (1 << 24), 0.05},
-	{Q5_1, 32, (1.0/31 + 2.0/2048) * 1.001, 64.0 / (1 << 24), 0.045},
-	{Q8_1, 32, (1.0/254 + 1.0/2048) * 1.001, 127.0 / (1 << 24), 0.007},
-	{Q2_K, 256, 0.55, 4096.0 / (1 << 24), 0.35},
-	{Q3_K, 256, 0.40, 4096.0 / (1 << 24), 0.18},
-	{IQ4_NL, 32, 0.20, 4096.0 / (1 << 24), 0.09},
-	{IQ4_XS, 256, 0.18, 4096.0 / (1 << 24), 0.09},
+var lowbitRoundTrips = []roundTrip{
+	{Q4_1, 32, (1.0/15 + 2.0/2048) * 1.001, false, 32.0 / (1 << 24), 0.09},
+	{Q5_0, 32, (1.0/16 + 1.0/2048) * 1.001, false, 32.0 / (1 << 24), 0.05},
+	{Q5_1, 32, (1.0/31 + 2.0/2048) * 1.001, false, 64.0 / (1 << 24), 0.045},
+	{Q8_1, 32, (1.0/254 + 1.0/2048) * 1.001, false, 127.0 / (1 << 24), 0.007},
+	{Q2_K, 256, 0.55, false, 4096.0 / (1 << 24), 0.35},
+	{Q3_K, 256, 0.40, false, 4096.0 / (1 << 24), 0.18},
+	{IQ4_NL, 32, 0.20, false, 4096.0 / (1 << 24), 0.09},
+	{IQ4_XS, 256, 0.18, false, 4096.0 / (1 << 24), 0.09},
 }
 
 func TestLowbitRoundTrip(t *testing.T) {
@@ -38,35 +32,7 @@ func TestLowbitRoundTrip(t *testing.T) {
 	for _, kind := range vectorKinds {
 		x := testVector(r, kind, 32*256)
 		for _, rt := range lowbitRoundTrips {
-			q, err := Quantize(rt.t, x)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if want, _ := rt.t.RowBytes(len(x)); len(q) != want {
-				t.Fatalf("%v: %d bytes, want %d", rt.t, len(q), want)
-			}
-			y := make([]float32, len(x))
-			if err := Dequantize(rt.t, q, y); err != nil {
-				t.Fatal(err)
-			}
-			var se, sx float64
-			for g := 0; g < len(x); g += rt.group {
-				var amax float64
-				for _, v := range x[g : g+rt.group] {
-					amax = math.Max(amax, math.Abs(float64(v)))
-				}
-				for i := g; i < g+rt.group; i++ {
-					e := math.Abs(float64(y[i]) - float64(x[i]))
-					if bound := rt.rel*amax + rt.floor; !(e <= bound) {
-						t.Fatalf("%s %v: element %d: %g -> %g, error %.3g > bound %.3g", kind, rt.t, i, x[i], y[i], e, bound)
-					}
-					se += e * e
-					sx += float64(x[i]) * float64(x[i])
-				}
-			}
-			if rms := math.Sqrt(se / sx); kind == "gaussian" && rms > rt.gaussRMS {
-				t.Errorf("%v: relative RMS error %.4f > %.4f", rt.t, rms, rt.gaussRMS)
-			}
+			checkRoundTrip(t, kind, x, rt)
 		}
 	}
 }

@@ -55,14 +55,7 @@ var vectorKinds = []string{"gaussian", "uniform", "outliers", "positive", "negat
 // Q4_0/Q8_0, its super-block for k-quants) and floor allows for an fp16
 // scale that is subnormal; plus a bound on the RMS error relative to the
 // RMS of the input for Gaussian data.
-var roundTrips = []struct {
-	t        Type
-	group    int
-	rel      float64
-	elemRel  bool // rel is relative to |x| itself (float types), not amax
-	floor    float64
-	gaussRMS float64
-}{
+var roundTrips = []roundTrip{
 	{F32, 1, 0, true, 0, 0},
 	{F16, 1, 1.0 / 2048, true, 1.0 / (1 << 25), 0.0003},
 	{BF16, 1, 1.0 / 256, true, 0, 0.0025},
@@ -80,47 +73,64 @@ var roundTrips = []struct {
 	{Q8_K, 256, 1.0 / 254 * 1.001, false, 0, 0.009},
 }
 
+// roundTrip bounds the error of Quantize+Dequantize for one type.
+type roundTrip struct {
+	t        Type
+	group    int
+	rel      float64
+	elemRel  bool // rel is relative to |x| itself (float types), not amax
+	floor    float64
+	gaussRMS float64
+}
+
+// checkRoundTrip checks that x of the given kind comes back from
+// Quantize+Dequantize within rt's bounds.
+func checkRoundTrip(t *testing.T, kind string, x []float32, rt roundTrip) {
+	t.Helper()
+	q, err := Quantize(rt.t, x)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want, _ := rt.t.RowBytes(len(x)); len(q) != want {
+		t.Fatalf("%v: %d bytes, want %d", rt.t, len(q), want)
+	}
+	y := make([]float32, len(x))
+	if err := Dequantize(rt.t, q, y); err != nil {
+		t.Fatal(err)
+	}
+	var se, sx float64
+	for g := 0; g < len(x); g += rt.group {
+		var amax float64
+		for _, v := range x[g : g+rt.group] {
+			amax = math.Max(amax, math.Abs(float64(v)))
+		}
+		for i := g; i < g+rt.group; i++ {
+			e := math.Abs(float64(y[i]) - float64(x[i]))
+			ref := amax
+			if rt.elemRel {
+				ref = math.Abs(float64(x[i]))
+			}
+			if bound := rt.rel*ref + rt.floor; !(e <= bound) {
+				t.Fatalf("%s %v: element %d: %g -> %g, error %.3g > bound %.3g", kind, rt.t, i, x[i], y[i], e, bound)
+			}
+			se += e * e
+			sx += float64(x[i]) * float64(x[i])
+		}
+	}
+	if kind == "gaussian" {
+		rms := math.Sqrt(se / sx)
+		if rms > rt.gaussRMS || rt.t == F32 && rms != 0 {
+			t.Errorf("%v: relative RMS error %.5f > %.5f", rt.t, rms, rt.gaussRMS)
+		}
+	}
+}
+
 func TestQuantizeRoundTrip(t *testing.T) {
 	r := rand.New(rand.NewPCG(10, 11))
 	for _, kind := range vectorKinds {
 		x := testVector(r, kind, 64*256)
 		for _, rt := range roundTrips {
-			q, err := Quantize(rt.t, x)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if want, _ := rt.t.RowBytes(len(x)); len(q) != want {
-				t.Fatalf("%v: %d bytes, want %d", rt.t, len(q), want)
-			}
-			y := make([]float32, len(x))
-			if err := Dequantize(rt.t, q, y); err != nil {
-				t.Fatal(err)
-			}
-			var se, sx float64
-			for g := 0; g < len(x); g += rt.group {
-				var amax float64
-				for _, v := range x[g : g+rt.group] {
-					amax = math.Max(amax, math.Abs(float64(v)))
-				}
-				for i := g; i < g+rt.group; i++ {
-					e := math.Abs(float64(y[i]) - float64(x[i]))
-					ref := amax
-					if rt.elemRel {
-						ref = math.Abs(float64(x[i]))
-					}
-					if bound := rt.rel*ref + rt.floor; !(e <= bound) {
-						t.Fatalf("%s %v: element %d: %g -> %g, error %.3g > bound %.3g", kind, rt.t, i, x[i], y[i], e, bound)
-					}
-					se += e * e
-					sx += float64(x[i]) * float64(x[i])
-				}
-			}
-			if kind == "gaussian" {
-				rms := math.Sqrt(se / sx)
-				if rms > rt.gaussRMS || rt.t == F32 && rms != 0 {
-					t.Errorf("%v: relative RMS error %.5f > %.5f", rt.t, rms, rt.gaussRMS)
-				}
-			}
+			checkRoundTrip(t, kind, x, rt)
 		}
 	}
 }
