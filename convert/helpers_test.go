@@ -287,6 +287,17 @@ func writeJSON(t *testing.T, path string, v any) {
 	}
 }
 
+// writeByteFallbackJSON writes dir's tokenizer.json as SentencePiece-style
+// models have it: an empty byte-fallback BPE model and the added tokens.
+func writeByteFallbackJSON(t *testing.T, dir string, added []map[string]any) {
+	t.Helper()
+	writeJSON(t, filepath.Join(dir, "tokenizer.json"), map[string]any{
+		"added_tokens": added,
+		"model":        map[string]any{"type": "BPE", "vocab": map[string]int{}, "merges": []string{}, "byte_fallback": true},
+		"decoder":      map[string]any{"type": "Sequence"},
+	})
+}
+
 // byteUnicode is GPT-2's spelling of each byte as a printable character.
 func byteUnicode() [256]rune {
 	var out [256]rune

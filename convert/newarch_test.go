@@ -123,11 +123,7 @@ func phi3Dir(t *testing.T, s sizes, dtype safetensors.DType) (string, *hfModel) 
 		{"id": 292, "content": "<|placeholder1|>", "special": false},
 		{"id": 293, "content": "<|end|>", "special": true},
 	}
-	writeJSON(t, filepath.Join(dir, "tokenizer.json"), map[string]any{
-		"added_tokens": added,
-		"model":        map[string]any{"type": "BPE", "vocab": map[string]int{}, "merges": []string{}, "byte_fallback": true},
-		"decoder":      map[string]any{"type": "Sequence"},
-	})
+	writeByteFallbackJSON(t, dir, added)
 	writeJSON(t, filepath.Join(dir, "tokenizer_config.json"), map[string]any{
 		"add_bos_token": false, "add_eos_token": false,
 		"bos_token": "<s>", "eos_token": "<|endoftext|>", "pad_token": "<|endoftext|>", "unk_token": "<unk>",
@@ -318,11 +314,7 @@ func gemmaTokenizer(t *testing.T, dir string, withJSON bool) {
 		for id, s := range []string{"<pad>", "<eos>", "<bos>", "<unk>"} {
 			added = append(added, map[string]any{"id": id, "content": s, "special": true})
 		}
-		writeJSON(t, filepath.Join(dir, "tokenizer.json"), map[string]any{
-			"added_tokens": added,
-			"model":        map[string]any{"type": "BPE", "vocab": map[string]int{}, "merges": []string{}, "byte_fallback": true},
-			"decoder":      map[string]any{"type": "Sequence"},
-		})
+		writeByteFallbackJSON(t, dir, added)
 	}
 }
 

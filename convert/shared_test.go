@@ -350,11 +350,7 @@ func TestStoriesSentencePiece(t *testing.T) {
 	for id, s := range []string{"<unk>", "<s>", "</s>"} {
 		added = append(added, map[string]any{"id": id, "content": s, "special": true})
 	}
-	writeJSON(t, filepath.Join(dir, "tokenizer.json"), map[string]any{
-		"added_tokens": added,
-		"model":        map[string]any{"type": "BPE", "vocab": map[string]int{}, "merges": []string{}, "byte_fallback": true},
-		"decoder":      map[string]any{"type": "Sequence"},
-	})
+	writeByteFallbackJSON(t, dir, added)
 	writeJSON(t, filepath.Join(dir, "tokenizer_config.json"), map[string]any{
 		"add_bos_token": true, "add_eos_token": false,
 		"bos_token": "<s>", "eos_token": "</s>", "unk_token": "<unk>", "pad_token": nil,
