@@ -374,16 +374,7 @@ func TestKernelSetsMatMulKQ(t *testing.T) {
 				}
 				for _, ks := range testKernelSets() {
 					for _, pool := range []*Pool{nil, p} {
-						out := make([]float32, n*rows)
-						for i := range out {
-							out[i] = float32(math.NaN())
-						}
-						matMul(pool, out, w, x, n, &ks)
-						for i := range out {
-							if d := math.Abs(float64(out[i] - ref[i])); !(d <= 1e-5*(1+math.Abs(float64(ref[i])))) {
-								t.Errorf("%s %s: out[%d] = %v, reference %v", name, ks.name, i, out[i], ref[i])
-							}
-						}
+						out := matMulNearRef(t, name, pool, w, x, n, &ks, ref)
 						if ty == BF16 {
 							continue
 						}

@@ -587,16 +587,7 @@ func TestKernelSetsMatMul(t *testing.T) {
 			var fast []float32
 			for _, ks := range sets {
 				for _, pool := range []*Pool{nil, p} {
-					out := make([]float32, n*rows)
-					for i := range out {
-						out[i] = float32(math.NaN())
-					}
-					matMul(pool, out, w, x, n, &ks)
-					for i := range out {
-						if d := math.Abs(float64(out[i] - ref[i])); !(d <= 1e-5*(1+math.Abs(float64(ref[i])))) {
-							t.Errorf("%s %s: out[%d] = %v, reference %v", name, ks.name, i, out[i], ref[i])
-						}
-					}
+					out := matMulNearRef(t, name, pool, w, x, n, &ks, ref)
 					if ks.name == refKernels.name || ty == F32 || ty == F16 {
 						continue
 					}
@@ -847,4 +838,21 @@ func BenchmarkRowKernels(b *testing.B) {
 			}
 		}
 	}
+}
+
+// matMulNearRef runs matMul with ks on out filled with NaN, checks every
+// output is within 1e-5 (relative) of ref, and returns out.
+func matMulNearRef(t *testing.T, name string, pool *Pool, w Matrix, x []float32, n int, ks *kernelSet, ref []float32) []float32 {
+	t.Helper()
+	out := make([]float32, n*w.Rows)
+	for i := range out {
+		out[i] = float32(math.NaN())
+	}
+	matMul(pool, out, w, x, n, ks)
+	for i := range out {
+		if d := math.Abs(float64(out[i] - ref[i])); !(d <= 1e-5*(1+math.Abs(float64(ref[i])))) {
+			t.Errorf("%s %s: out[%d] = %v, reference %v", name, ks.name, i, out[i], ref[i])
+		}
+	}
+	return out
 }
