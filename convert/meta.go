@@ -254,6 +254,20 @@ func phi3LongRope(h hparams, a arch, rp map[string]any, d dims) (*longRope, erro
 	return lr, nil
 }
 
+// gemmaAttention is the RMSNorm epsilon (Gemma's default 1e-6) and the
+// key and value head sizes that Gemma 2 and 3 both write.
+func gemmaAttention(h hparams, p string, d dims) ([]kv, error) {
+	eps, err := floatOr(h, 1e-6, "rms_norm_eps")
+	if err != nil {
+		return nil, err
+	}
+	return []kv{
+		{p + "attention.layer_norm_rms_epsilon", float32(eps)},
+		{p + "attention.key_length", uint32(d.headDim)},
+		{p + "attention.value_length", uint32(d.headDim)},
+	}, nil
+}
+
 // gemma2Meta is llama.cpp's Gemma 2 metadata: the sizes, head size,
 // soft-capping of attention scores and logits, and the sliding window.
 // It writes no RoPE base: Gemma 2 uses 10000, llama.cpp's default.
@@ -264,15 +278,11 @@ func gemma2Meta(h hparams, a arch, d dims) ([]kv, error) {
 		return nil, err
 	}
 	meta := sizeMeta(p, d, ctx)
-	eps, err := floatOr(h, 1e-6, "rms_norm_eps")
+	attn, err := gemmaAttention(h, p, d)
 	if err != nil {
 		return nil, err
 	}
-	meta = append(meta,
-		kv{p + "attention.layer_norm_rms_epsilon", float32(eps)},
-		kv{p + "attention.key_length", uint32(d.headDim)},
-		kv{p + "attention.value_length", uint32(d.headDim)},
-	)
+	meta = append(meta, attn...)
 	// Gemma2Config's defaults; a null cap turns capping off.
 	for _, c := range []struct {
 		key string
@@ -336,15 +346,11 @@ func gemma3Meta(h hparams, a arch, d dims) ([]kv, error) {
 		}
 		meta = append(meta, kv{p + "rope.freq_base_swa", float32(f)})
 	}
-	eps, err := floatOr(h, 1e-6, "rms_norm_eps")
+	attn, err := gemmaAttention(h, p, d)
 	if err != nil {
 		return nil, err
 	}
-	meta = append(meta,
-		kv{p + "attention.layer_norm_rms_epsilon", float32(eps)},
-		kv{p + "attention.key_length", uint32(d.headDim)},
-		kv{p + "attention.value_length", uint32(d.headDim)},
-	)
+	meta = append(meta, attn...)
 	if v, ok := h["attn_logit_softcapping"]; ok && v != nil {
 		return nil, fmt.Errorf("convert: config.json: attn_logit_softcapping is set; Gemma 3 has none")
 	}
