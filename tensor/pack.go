@@ -25,8 +25,9 @@ import (
 // Pack returns m with its rows packed for MatMul's fastest kernels on
 // this CPU, in new memory, or m itself when there are none for its type
 // (Q4_0 has packed kernels on x86-64 with AVX2, Q8_0 with AVX-512 VNNI)
-// or it has fewer than eight rows. MatMul gives the same results, bit for bit, for the
-// packed matrix, which it reads as one stream; Row cannot be used on it.
+// or it has fewer than eight rows. MatMul gives the same results, bit for
+// bit, for the packed matrix, which it reads as one stream; Row cannot be
+// used on it.
 func Pack(m Matrix) Matrix {
 	if m.packed || m.Rows < packGroup || m.Check() != nil {
 		return m
