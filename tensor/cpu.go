@@ -86,15 +86,8 @@ type q8Rows struct {
 	// ptile8 may be nil.
 	prows8 func(out []float32, w []byte, xx []byte, nb int)
 	ptile8 func(out []float32, ostride int, w []byte, xx []byte, xstride int, nb int)
-	// xblock is the size of the blocks expand makes; 0 means blockQ8_0X.
+	// xblock is the size of the blocks expand makes.
 	xblock int
-}
-
-func (k *q8Rows) xblockSize() int {
-	if k.xblock == 0 {
-		return blockQ8_0X
-	}
-	return k.xblock
 }
 
 // blockQ8_0X is the size of an expanded Q8_0 block (q8Rows.expand).

@@ -88,7 +88,7 @@ func avx2Kernels() kernelSet {
 		dotBF16:     dotBF16AVX2Go,
 		quantQ8_0:   quantizeQ8_0AVX2Go,
 		quantQ8_K:   quantizeQ8_KAVX2Go,
-		q4_0:        q8Rows{rows4: rows4Q4_0AVX2Go, expand: expandQ8_0AVX2Go, rows8: q4Rows8AVX2Go, prows8: q4PackedRows8AVX2Go},
+		q4_0:        q8Rows{rows4: rows4Q4_0AVX2Go, expand: expandQ8_0AVX2Go, xblock: blockQ8_0X, rows8: q4Rows8AVX2Go, prows8: q4PackedRows8AVX2Go},
 		q8_0:        q8Rows{rows4: rows4Q8_0AVX2Go},
 	}
 }
@@ -98,7 +98,7 @@ func avx512Kernels() kernelSet {
 	k.name = "avx512"
 	k.q4_0 = q8Rows{
 		rows4: rows4Q4_0VNNIGo, tile4: tile4Q4_0VNNIGo,
-		expand: expandQ8_0AVX2Go, rows8: q4Rows8VNNIGo, tile8: q4Tile8VNNIGo,
+		expand: expandQ8_0AVX2Go, xblock: blockQ8_0X, rows8: q4Rows8VNNIGo, tile8: q4Tile8VNNIGo,
 		prows8: q4PackedRows8VNNIGo, ptile8: q4PackedTile8VNNIGo,
 	}
 	k.q8_0 = q8Rows{

@@ -188,7 +188,7 @@ func matMul(p *Pool, out []float32, w Matrix, x []float32, n int, ks *kernelSet)
 			xsize := 0
 			if job.q8.rows8 != nil || w.packed {
 				job.group = 8
-				job.xrow = nb * job.q8.xblockSize()
+				job.xrow = nb * job.q8.xblock
 				xsize = n * job.xrow
 			}
 			buf := p.buffer(size + 4*n*nb + xsize)
