@@ -53,10 +53,7 @@ func TestGolden2Quantize(t *testing.T) {
 		}
 		// Made outside the subtest: the generator's sequence is shared.
 		bb := tc.t.BlockBytes()
-		q := make([]byte, len(x)/tc.t.BlockSize()*bb)
-		for i := range q {
-			q[i] = byte(r.next())
-		}
+		q := goldenBlocks(r, tc.t, len(x))
 		for b := 0; b < len(q)/bb; b++ {
 			p := q[b*bb : (b+1)*bb]
 			p[tc.dOff+1] &= 0x3b

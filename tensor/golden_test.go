@@ -116,6 +116,16 @@ type goldenRecord struct {
 	dots  []float64
 }
 
+// goldenBlocks returns the blocks of n elements of t with every byte
+// drawn from r, as the golden generators make their random blocks.
+func goldenBlocks(r *goldenRand, t Type, n int) []byte {
+	q := make([]byte, n/t.BlockSize()*t.BlockBytes())
+	for i := range q {
+		q[i] = byte(r.next())
+	}
+	return q
+}
+
 // readGolden reads testdata/ggml_golden.txt.
 func readGolden(t *testing.T) map[string]goldenRecord {
 	t.Helper()
@@ -253,10 +263,7 @@ func TestGoldenQuantize(t *testing.T) {
 		// The random blocks come from the shared generator in order, so
 		// they are made outside the subtest even when it is skipped.
 		bb := tc.t.BlockBytes()
-		q := make([]byte, len(x)/tc.t.BlockSize()*bb)
-		for i := range q {
-			q[i] = byte(r.next())
-		}
+		q := goldenBlocks(r, tc.t, len(x))
 		for b := 0; b < len(q)/bb; b++ {
 			p := q[b*bb : (b+1)*bb]
 			if tc.t == Q8_K {
