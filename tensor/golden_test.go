@@ -15,7 +15,7 @@ import (
 // below (testdata/ggml_golden.c says how it was made). The inputs are
 // rebuilt here with the same generator, so the file stays small.
 
-// goldenRand is the xorshift64* generator of ggml_golden.c.
+// goldenRand is the xorshift64* generator of testdata/ggml_golden.h.
 type goldenRand struct{ s uint64 }
 
 func (r *goldenRand) next() uint64 {
