@@ -59,7 +59,8 @@ type kqRows struct {
 // q8Rows are the multi-row kernels for one weight type whose activations
 // are Q8_0 blocks. They must give, bit for bit, what the set's one-row dot
 // product gives for each (row, token) pair, so that how MatMul tiles the
-// work never changes a result.
+// work never changes a result. The packed Q8_0 kernels are the exception
+// (see Pack): they agree, bit for bit, with each other.
 type q8Rows struct {
 	// rows4 computes out[0:4], the dot products of four weight rows,
 	// wstride bytes apart from w, with one activation row x of nb blocks.
@@ -73,8 +74,8 @@ type q8Rows struct {
 	// Eight-row kernels over the file's layout, Q4_0 only (nil
 	// otherwise). They, and the packed ones below, read activations
 	// expanded by expand from Q8_0 blocks into 40-byte blocks:
-	// d float32 | -8*sum(q) int32 | q[32] (for packed Q8_0, expand makes
-	// the xblock-byte blocks of expandQ8_0Wide). rows8 computes out[0:8] for
+	// d float32 | -8*sum(q) int32 | q[32] (for packed Q8_0, whose weights
+	// are biased by 128, -128*sum(q)). rows8 computes out[0:8] for
 	// one token; tile8 an 8×8 tile, out[t*ostride+r] for token t at
 	// xx[t*xstride:]. tile8 may be nil.
 	expand func(dst, src []byte, nb int)

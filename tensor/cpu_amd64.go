@@ -103,7 +103,7 @@ func avx512Kernels() kernelSet {
 	}
 	k.q8_0 = q8Rows{
 		rows4: rows4Q8_0VNNIGo, tile4: tile4Q8_0VNNIGo,
-		expand: expandQ8_0Wide, xblock: blockQ8_0W,
+		expand: expandQ8_0Bias128Go, xblock: blockQ8_0X,
 		prows8: q8PackedRows8VNNIGo, ptile8: q8PackedTile8VNNIGo,
 	}
 	k.q4_K = kqRows{permute: permuteQ8K, rows4: rows4Q4_KVNNIGo, tile4: tile4Q4_KVNNIGo, tile8: tile8Q4_KVNNIGo}
@@ -194,7 +194,7 @@ func expandQ8_0AVX2Go(dst, src []byte, nb int) {
 		return
 	}
 	_, _ = dst[nb*blockQ8_0X-1], src[nb*blockQ8_0-1]
-	expandQ8_0AVX2(dst, src, nb)
+	expandQ8_0AVX2(dst, src, nb, 3)
 }
 
 func checkRows8(w []byte, wstride int, xx []byte, xstride, nb, tokens int) {
@@ -387,8 +387,10 @@ func dotF32AVX2(w []byte, x []float32) float32
 //go:noescape
 func dotF16AVX2(w, x []byte, nb int) float32
 
+// expandQ8_0AVX2 writes -sum(q)<<shift as each block's correction.
+//
 //go:noescape
-func expandQ8_0AVX2(dst, src []byte, nb int)
+func expandQ8_0AVX2(dst, src []byte, nb int, shift int)
 
 //go:noescape
 func q4Rows8AVX2(out []float32, w []byte, wstride int, xx []byte, nb int)

@@ -3,7 +3,6 @@ package tensor
 import (
 	"encoding/binary"
 	"fmt"
-	"math"
 )
 
 // Packed Q4_0 and Q8_0 weights.
@@ -20,14 +19,18 @@ import (
 //
 // Q8_0 is packed the same way with eight 32-byte vectors V_0..V_7 per
 // block (272 bytes), each weight byte stored plus 128 (w XOR 0x80) so that
-// the kernels can use it as the unsigned operand of VPDPBUSD.
+// the kernels can use it as the unsigned operand of VPDPBUSD. Its packed
+// kernels add up each row's block as the Q4_0 ones do (q8pack_amd64.s),
+// which is not the float order of Q8_0's file-layout kernels: the results
+// agree with theirs to rounding, not bit for bit, but a row's result never
+// depends on how many tokens a MatMul has.
 
 // Pack returns m with its rows packed for MatMul's fastest kernels on
 // this CPU, in new memory, or m itself when there are none for its type
 // (Q4_0 has packed kernels on x86-64 with AVX2, Q8_0 with AVX-512 VNNI)
-// or it has fewer than eight rows. MatMul gives the same results, bit for
-// bit, for the packed matrix, which it reads as one stream; Row cannot be
-// used on it.
+// or it has fewer than eight rows. MatMul reads the packed matrix as one
+// stream and gives the same results for it, bit for bit for Q4_0 and to
+// float rounding for Q8_0 (see above); Row cannot be used on it.
 func Pack(m Matrix) Matrix {
 	if m.packed || m.Rows < packGroup || m.Check() != nil {
 		return m
@@ -54,30 +57,6 @@ const blockQ8_0x8 = packGroup * blockQ8_0
 // packQ8_0 is packQ4_0 for Q8_0, each weight byte biased by 128.
 func packQ8_0(dst, src []byte, rows, nb int) {
 	packBlocks(dst, src, rows, nb, blockQ8_0, 0x80808080)
-}
-
-// blockQ8_0W is the size of a Q8_0 activation block expanded for the
-// packed Q8_0 kernels by expandQ8_0Wide.
-const blockQ8_0W = 68
-
-// expandQ8_0Wide expands nb Q8_0 activation blocks from src into dst:
-// dx float32 | c_0..c_7 int32 | q[32], where c_k = -128 times the sum of
-// elements 4k..4k+3, what the packed weights' bias of 128 adds to a
-// group's product.
-func expandQ8_0Wide(dst, src []byte, nb int) {
-	_, _ = dst[nb*blockQ8_0W-1], src[nb*blockQ8_0-1]
-	for b := range nb {
-		s, d := src[b*blockQ8_0:][:blockQ8_0], dst[b*blockQ8_0W:][:blockQ8_0W]
-		binary.LittleEndian.PutUint32(d, math.Float32bits(fp16(s)))
-		for k := range 8 {
-			var sum int32
-			for _, q := range s[2+4*k : 2+4*k+4] {
-				sum += int32(int8(q))
-			}
-			binary.LittleEndian.PutUint32(d[4+4*k:], uint32(-128*sum))
-		}
-		copy(d[36:68], s[2:34])
-	}
 }
 
 // packGroup is the number of rows packed together.

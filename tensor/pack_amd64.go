@@ -43,24 +43,31 @@ func q4PackedTile8VNNIGo(out []float32, ostride int, w []byte, xx []byte, xstrid
 func q8PackedRows8VNNI(out []float32, w []byte, xx []byte, nb int)
 
 //go:noescape
-func q8PackedTile2VNNI(out []float32, ostride int, w []byte, xx []byte, xstride int, nb int)
+func q8PackedTile8VNNI(out []float32, ostride int, w []byte, xx []byte, xstride int, nb int)
 
 func q8PackedRows8VNNIGo(out []float32, w []byte, xx []byte, nb int) {
 	if nb <= 0 {
 		panic("tensor: packed rows8: bad block count")
 	}
-	_, _, _ = out[7], w[nb*blockQ8_0x8-1], xx[nb*blockQ8_0W-1]
+	_, _, _ = out[7], w[nb*blockQ8_0x8-1], xx[nb*blockQ8_0X-1]
 	q8PackedRows8VNNI(out, w, xx, nb)
 }
 
-// q8PackedTile8VNNIGo does eight tokens as four pairs: with eight float
-// accumulators per row and token, two tokens fill the registers.
 func q8PackedTile8VNNIGo(out []float32, ostride int, w []byte, xx []byte, xstride int, nb int) {
-	if nb <= 0 || ostride < 8 || xstride < nb*blockQ8_0W {
+	if nb <= 0 || ostride < 8 || xstride < nb*blockQ8_0X {
 		panic("tensor: packed tile8: bad block count or stride")
 	}
-	_, _, _ = out[7*ostride+7], w[nb*blockQ8_0x8-1], xx[7*xstride+nb*blockQ8_0W-1]
-	for t := 0; t < 8; t += 2 {
-		q8PackedTile2VNNI(out[t*ostride:], ostride, w, xx[t*xstride:], xstride, nb)
+	_, _, _ = out[7*ostride+7], w[nb*blockQ8_0x8-1], xx[7*xstride+nb*blockQ8_0X-1]
+	q8PackedTile8VNNI(out, ostride, w, xx, xstride, nb)
+}
+
+// expandQ8_0Bias128Go expands Q8_0 activations for the packed Q8_0
+// kernels: the blocks of expandQ8_0AVX2 with the correction -128*sum(q)
+// for weights biased by 128.
+func expandQ8_0Bias128Go(dst, src []byte, nb int) {
+	if nb <= 0 {
+		return
 	}
+	_, _ = dst[nb*blockQ8_0X-1], src[nb*blockQ8_0-1]
+	expandQ8_0AVX2(dst, src, nb, 7)
 }

@@ -5,6 +5,7 @@ package tensor
 import (
 	"bytes"
 	"encoding/binary"
+	"math"
 	"math/rand/v2"
 	"testing"
 )
@@ -171,7 +172,7 @@ func BenchmarkPackedQ4_0(b *testing.B) {
 }
 
 // TestMatMulPacked checks MatMul gives the same bits for a packed matrix
-// as for the file's layout, over row counts with and without a tail of
+// as for the file's layout (Q4_0) or as packedQ8_0Want (Q8_0), over row counts with and without a tail of
 // unpacked rows, one token and many, and one thread and two.
 func TestMatMulPacked(t *testing.T) {
 	for _, ty := range []Type{Q4_0, Q8_0} {
@@ -201,6 +202,9 @@ func testMatMulPacked(t *testing.T, ty Type) {
 				want := make([]float32, n*rows)
 				got := make([]float32, n*rows)
 				MatMul(p, want, m, x, n)
+				if ty == Q8_0 {
+					packedQ8_0Want(want, m, x, n)
+				}
 				MatMul(p, got, pm, x, n)
 				same(t, "MatMul", rows*100+n, want, got)
 			}
@@ -214,5 +218,32 @@ func testMatMulPacked(t *testing.T, ty Type) {
 	q6, _ := randomMatrix(t, r, Q6_K, 16, 256)
 	if Pack(q6).Packed() {
 		t.Error("a Q6_K matrix was packed")
+	}
+}
+
+// packedQ8_0Want overwrites, in want (MatMul's result for m in the file's
+// layout), the rows that Pack puts in groups of eight with the packed Q8_0
+// kernels' arithmetic done in plain Go: per row and token,
+// acc = fma(float(block's integer sum), dw*dx, acc), block after block.
+func packedQ8_0Want(want []float32, m Matrix, x []float32, n int) {
+	nb := m.Cols / qk8_0
+	act := make([]byte, nb*blockQ8_0)
+	for t := range n {
+		quantizeQ8_0Act(act, x[t*m.Cols:(t+1)*m.Cols])
+		for r := range m.Rows / packGroup * packGroup {
+			w := m.Row(r)
+			var acc float32
+			for b := range nb {
+				wb, xb := w[b*blockQ8_0:][:blockQ8_0], act[b*blockQ8_0:][:blockQ8_0]
+				var sum int32
+				for i := 2; i < blockQ8_0; i++ {
+					sum += int32(int8(wb[i])) * int32(int8(xb[i]))
+				}
+				// float32 products are exact in float64, so this is one
+				// float32 FMA but for a double rounding too rare to meet.
+				acc = float32(math.FMA(float64(sum), float64(fp16(wb)*fp16(xb)), float64(acc)))
+			}
+			want[t*m.Rows+r] = acc
+		}
 	}
 }

@@ -25,11 +25,13 @@
 DATA ones8<>+0(SB)/4, $0x01010101
 GLOBL ones8<>(SB), RODATA|NOPTR, $4
 
-// func expandQ8_0AVX2(dst, src []byte, nb int)
-TEXT ·expandQ8_0AVX2(SB), NOSPLIT, $0-56
+// func expandQ8_0AVX2(dst, src []byte, nb int, shift int)
+TEXT ·expandQ8_0AVX2(SB), NOSPLIT, $0-64
 	MOVQ dst_base+0(FP), DI
 	MOVQ src_base+24(FP), SI
 	MOVQ nb+48(FP), CX
+	MOVQ shift+56(FP), AX
+	VMOVQ AX, X12
 	TESTQ CX, CX
 	JZ    xdone
 	VPBROADCASTD ones8<>(SB), Y15
@@ -51,8 +53,8 @@ xloop:
 	VPADDD    X3, X2, X2
 	VPSHUFD   $0xb1, X2, X3
 	VPADDD    X3, X2, X2
-	VPSLLD    $3, X2, X2
-	VPSUBD    X2, X13, X2 // -8*sum(q)
+	VPSLLD    X12, X2, X2
+	VPSUBD    X2, X13, X2 // -sum(q)<<shift
 	VMOVD     X2, 4(DI)
 	ADDQ $34, SI
 	ADDQ $40, DI
