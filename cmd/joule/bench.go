@@ -53,6 +53,7 @@ achieved: the bytes of weights read per token times tokens per second.`,
 	f.StringVar(&o.profile, "cpuprofile", "", "write a CPU profile of the timed runs to this file (go tool pprof)")
 	cmd.MarkFlagRequired("model")
 	cmd.AddCommand(newBenchServeCmd())
+	cmd.AddCommand(newBenchParallelCmd())
 	return cmd
 }
 
