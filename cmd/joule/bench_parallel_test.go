@@ -261,3 +261,35 @@ func TestBenchParallelSharedModel(t *testing.T) {
 		t.Errorf("%v: %s", err, out)
 	}
 }
+
+// TestParallelRunAllocs checks that a measured run allocates nothing of
+// its own: the batch, logits and token buffers are reused.
+func TestParallelRunAllocs(t *testing.T) {
+	path := randomModel(t, llamatest.RandomConfig{Seed: 46})
+	f, err := gguf.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	m, err := model.Load(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	prompts := parallelPrompts(m.Config.VocabSize, 4, 12, 9, -1, 3)
+	r, err := newParallelRun(m, nil, m.NewWorkspace(5), parallelSpec{Prompts: prompts, Gen: 4, Shared: 9, UBatch: 5, KVType: tensor.F16, BlockSize: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var runErr error
+	allocs := testing.AllocsPerRun(3, func() {
+		if _, err := r.run(); err != nil {
+			runErr = err
+		}
+	})
+	if runErr != nil {
+		t.Fatal(runErr)
+	}
+	if allocs != 0 {
+		t.Errorf("a run allocates %g times", allocs)
+	}
+}
