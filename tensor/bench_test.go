@@ -7,7 +7,7 @@ import (
 )
 
 // BenchmarkMatMul multiplies a 1024×4096 matrix (the shape of a small
-// model's projection) by n=1 vector, as in token generation, and by n=32,
+// model's projection) by n=1 vector, as in token generation, and by n=32 and 128,
 // as in prompt processing, on a pool of GOMAXPROCS threads. GB/s counts
 // weight bytes read per second (each MatMul reads the weights once), the
 // measure for n=1; GFLOP/s counts 2·rows·cols·n operations per MatMul,
@@ -19,22 +19,38 @@ func BenchmarkMatMul(b *testing.B) {
 	defer p.Close()
 	for _, ty := range matmulTypes {
 		w, _ := randomMatrix(b, r, ty, rows, cols)
-		for _, n := range []int{1, 32} {
-			b.Run(fmt.Sprintf("%v/n=%d", ty, n), func(b *testing.B) {
-				x := make([]float32, n*cols)
-				for i := range x {
-					x[i] = float32(r.NormFloat64())
+		layouts := []struct {
+			name string
+			w    Matrix
+		}{{"", w}}
+		if pw := Pack(w); pw.Packed() {
+			layouts = append(layouts, struct {
+				name string
+				w    Matrix
+			}{"packed", pw})
+		}
+		for _, l := range layouts {
+			for _, n := range []int{1, 32, 128} {
+				name := fmt.Sprintf("%v/n=%d", ty, n)
+				if l.name != "" {
+					name = fmt.Sprintf("%v/%s/n=%d", ty, l.name, n)
 				}
-				out := make([]float32, n*rows)
-				b.SetBytes(int64(len(w.Data)))
-				b.ResetTimer()
-				for b.Loop() {
-					MatMul(p, out, w, x, n)
-				}
-				sec := b.Elapsed().Seconds()
-				b.ReportMetric(float64(len(w.Data))*float64(b.N)/sec/1e9, "GB/s")
-				b.ReportMetric(2*float64(rows*cols*n)*float64(b.N)/sec/1e9, "GFLOP/s")
-			})
+				b.Run(name, func(b *testing.B) {
+					x := make([]float32, n*cols)
+					for i := range x {
+						x[i] = float32(r.NormFloat64())
+					}
+					out := make([]float32, n*rows)
+					b.SetBytes(int64(len(l.w.Data)))
+					b.ResetTimer()
+					for b.Loop() {
+						MatMul(p, out, l.w, x, n)
+					}
+					sec := b.Elapsed().Seconds()
+					b.ReportMetric(float64(len(l.w.Data))*float64(b.N)/sec/1e9, "GB/s")
+					b.ReportMetric(2*float64(rows*cols*n)*float64(b.N)/sec/1e9, "GFLOP/s")
+				})
+			}
 		}
 	}
 }

@@ -106,7 +106,10 @@ func avx512Kernels() kernelSet {
 		expand: expandQ8_0Bias128Go, xblock: blockQ8_0X,
 		prows8: q8PackedRows8VNNIGo, ptile8: q8PackedTile8VNNIGo,
 	}
-	k.q4_K = kqRows{permute: permuteQ8K, rows4: rows4Q4_KVNNIGo, tile4: tile4Q4_KVNNIGo, tile8: tile8Q4_KVNNIGo}
+	k.q4_K = kqRows{
+		permute: permuteQ8K, rows4: rows4Q4_KVNNIGo, tile4: tile4Q4_KVNNIGo, tile8: tile8Q4_KVNNIGo,
+		expand: expandQ8_KPacked, xblock: blockQ8_KP, prows: q4KPackedRows16VNNIGo, ptile8: q4KPackedTile8VNNIGo,
+	}
 	k.q5_K = kqRows{permute: permuteQ8K, rows4: rows4Q5_KVNNIGo, tile4: tile4Q5_KVNNIGo}
 	k.q6_K = kqRows{rows4: rows4Q6_KVNNIGo, tile4: tile4Q6_KVNNIGo}
 	if x86.bf16 {

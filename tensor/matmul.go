@@ -155,6 +155,11 @@ func matMul(p *Pool, out []float32, w Matrix, x []float32, n int, ks *kernelSet)
 	}
 	switch {
 	case w.Cols == 0:
+	case w.packed && w.Type == Q4_K:
+		job.kq = &ks.q4_K
+		if job.kq.prows == nil {
+			panic("tensor: MatMul: a packed matrix with the " + ks.name + " kernels, which have none for it")
+		}
 	case w.packed:
 		job.q8 = &ks.q4_0
 		if w.Type == Q8_0 {
@@ -197,14 +202,24 @@ func matMul(p *Pool, out []float32, w Matrix, x []float32, n int, ks *kernelSet)
 			job.xx = buf[size+4*n*nb:]
 		} else if job.kq != nil {
 			// The k-quant kernels read permuted copies of the blocks,
-			// if they permute, after the blocks.
+			// if they permute, after the blocks,
+			// and the packed kernels' expanded blocks after those.
 			job.group = 4
+			xsize := 0
+			if w.packed {
+				job.group = packGroupQ4_K
+				job.xrow = w.Cols / QK_K * job.kq.xblock
+				xsize = n * job.xrow
+			}
 			if job.kq.permute != nil {
-				job.act = p.buffer(2 * size)
-				job.xx = job.act[size:]
+				job.act = p.buffer(2*size + xsize)
+				job.xx = job.act[size : 2*size]
+				job.kx = job.act[2*size:]
 				job.act = job.act[:size]
 			} else {
-				job.act = p.buffer(size)
+				job.act = p.buffer(size + xsize)
+				job.kx = job.act[size:]
+				job.act = job.act[:size]
 			}
 		} else {
 			job.act = p.buffer(size)
@@ -244,8 +259,10 @@ type matmulJob struct {
 	xrow  int
 	group int // rows per unit of work: 8 with the eight-row kernels, 4 with q8 or kq, else 1
 
-	// For k-quant weights with multi-row kernels.
+	// For k-quant weights with multi-row kernels; kx holds the packed
+	// kernels' expanded blocks, xrow bytes per token.
 	kq *kqRows
+	kx []byte
 }
 
 // convert converts the activations of tokens [lo, hi).
@@ -266,6 +283,9 @@ func (j *matmulJob) convert(lo, hi int) {
 		}
 		if j.kq != nil && j.kq.permute != nil {
 			j.kq.permute(j.xx[i*j.arow:(i+1)*j.arow], a, cols/QK_K)
+		}
+		if j.kq != nil && j.w.packed {
+			j.kq.expand(j.kx[i*j.xrow:(i+1)*j.xrow], a, cols/QK_K)
 		}
 	}
 }
@@ -389,8 +409,34 @@ func (j *matmulJob) rowsKQ(lo, hi int) {
 	if k.permute != nil {
 		x = j.xx
 	}
-	r4 := lo + (hi-lo)&^3
 	chunk := max(8, actChunk/arow&^7)
+	base := 0 // row whose bytes start data
+	if j.w.packed {
+		// Whole groups are packed; the rows after the last one keep the
+		// file's layout, after the groups, and take the kernels below.
+		const G = packGroupQ4_K
+		whole := rows / G * G
+		gsize := nb * blockQ4_Kx16
+		for t0 := 0; t0 < j.n; t0 += chunk {
+			t1 := min(j.n, t0+chunk)
+			for r := lo; r+G <= min(hi, whole); r += G {
+				w := data[r/G*gsize:][:gsize]
+				t := t0
+				for ; t+8 <= t1 && k.ptile8 != nil; t += 8 {
+					k.ptile8(out[t*rows+r:], rows, w, j.kx[t*j.xrow:(t+8)*j.xrow], j.xrow, nb)
+				}
+				for ; t < t1; t++ {
+					k.prows(out[t*rows+r:t*rows+r+G], w, j.kx[t*j.xrow:(t+1)*j.xrow], nb)
+				}
+			}
+		}
+		if hi <= whole {
+			return
+		}
+		lo = max(lo, whole)
+		data, base = data[whole/G*gsize:], whole
+	}
+	r4 := lo + (hi-lo)&^3
 	for t0 := 0; t0 < j.n; t0 += chunk {
 		t1 := min(j.n, t0+chunk)
 		// Tokens [t0, t8) take tile8, [t8, t4) tile4, the rest rows4.
@@ -404,7 +450,7 @@ func (j *matmulJob) rowsKQ(lo, hi int) {
 		}
 		if t4 > t0 {
 			for r := lo; r < r4; r += 4 {
-				w := data[r*wrow : (r+4)*wrow]
+				w := data[(r-base)*wrow : (r-base+4)*wrow]
 				for t := t0; t < t8; t += 8 {
 					k.tile8(out[t*rows+r:], rows, w, wrow, x[t*arow:(t+8)*arow], arow, nb)
 				}
@@ -415,11 +461,11 @@ func (j *matmulJob) rowsKQ(lo, hi int) {
 		}
 		if r4 > lo {
 			for t := t4; t < t1; t++ {
-				k.rows4(out[t*rows+lo:t*rows+r4], data[lo*wrow:r4*wrow], wrow, x[t*arow:(t+1)*arow], nb)
+				k.rows4(out[t*rows+lo:t*rows+r4], data[(lo-base)*wrow:(r4-base)*wrow], wrow, x[t*arow:(t+1)*arow], nb)
 			}
 		}
 		for r := r4; r < hi; r++ {
-			wr := data[r*wrow : (r+1)*wrow]
+			wr := data[(r-base)*wrow : (r-base+1)*wrow]
 			for t := t0; t < t1; t++ {
 				out[t*rows+r] = j.kind.dot(wr, act[t*arow:(t+1)*arow], nb)
 			}

@@ -27,12 +27,13 @@ import (
 
 // Pack returns m with its rows packed for MatMul's fastest kernels on
 // this CPU, in new memory, or m itself when there are none for its type
-// (Q4_0 has packed kernels on x86-64 with AVX2, Q8_0 with AVX-512 VNNI)
+// (Q4_0 has packed kernels on x86-64 with AVX2, Q8_0 and Q4_K with
+// AVX-512 VNNI)
 // or it has fewer than eight rows. MatMul reads the packed matrix as one
-// stream and gives the same results for it, bit for bit for Q4_0 and to
-// float rounding for Q8_0 (see above); Row cannot be used on it.
+// stream and gives the same results for it, bit for bit for Q4_0 and Q4_K
+// and to float rounding for Q8_0 (see above); Row cannot be used on it.
 func Pack(m Matrix) Matrix {
-	if m.packed || m.Rows < packGroup || m.Check() != nil {
+	if m.packed || m.Rows < packGroup || m.Type == Q4_K && m.Rows < packGroupQ4_K || m.Check() != nil {
 		return m
 	}
 	var data []byte
@@ -45,6 +46,10 @@ func Pack(m Matrix) Matrix {
 		nb := m.Cols / qk8_0
 		data = make([]byte, m.Rows*nb*blockQ8_0)
 		packQ8_0(data, m.Data, m.Rows, nb)
+	case m.Type == Q4_K && kernels.q4_K.prows != nil:
+		nb := m.Cols / QK_K
+		data = make([]byte, packedQ4_KBytes(m.Rows, nb))
+		packQ4_K(data, m.Data, m.Rows, nb)
 	default:
 		return m
 	}
@@ -94,4 +99,79 @@ func packBlocks(dst, src []byte, rows, nb, size int, bias uint32) {
 		}
 	}
 	copy(dst[whole*wrow:rows*wrow], src[whole*wrow:rows*wrow])
+}
+
+// packGroupQ4_K is the number of Q4_K rows packed together, one per lane
+// of a 512-bit vector.
+const packGroupQ4_K = 16
+
+// blockQ4_Kx16 is the size of one packed Q4_K block of sixteen rows: 4
+// bytes more per row than the file's 144, the 12 bytes of 6-bit scales
+// and mins becoming 16 of whole bytes.
+const blockQ4_Kx16 = packGroupQ4_K * (blockQ4_K + 4)
+
+// packedQ4_KBytes is the size of a packed Q4_K matrix: the groups of
+// sixteen rows, then the rows after them in the file's layout.
+func packedQ4_KBytes(rows, nb int) int {
+	whole := rows / packGroupQ4_K
+	return whole*nb*blockQ4_Kx16 + (rows-whole*packGroupQ4_K)*nb*blockQ4_K
+}
+
+// packQ4_K packs the Q4_K matrix src (rows of nb blocks) into dst, of
+// packedQ4_KBytes bytes. With G = 16 rows to a group, a group's block b is
+// blockQ4_Kx16 bytes: the rows' d (fp16) side by side, then their dmin;
+// the 6-bit scales unpacked to bytes, sc[j][r] for sub-block j of row r
+// (at 4G); the mins as pairs, m[i][r][e] for sub-block 2i+e (at 12G);
+// then, at 20G, V[i][g] for the four pairs of sub-blocks i and g = 0..7,
+// 4G bytes each, bytes 4r..4r+3 of which are bytes 32i+4g..32i+4g+3 of
+// row r's quants (low nibbles sub-block 2i, high nibbles 2i+1). The
+// values are unchanged.
+func packQ4_K(dst, src []byte, rows, nb int) {
+	const G = packGroupQ4_K
+	wrow := nb * blockQ4_K
+	if len(src) < rows*wrow || len(dst) < packedQ4_KBytes(rows, nb) {
+		panic(fmt.Sprintf("tensor: pack: %d rows of %d Q4_K blocks: have %d and %d bytes", rows, nb, len(src), len(dst)))
+	}
+	whole := rows / G * G
+	for g := 0; g < whole; g += G {
+		for b := range nb {
+			pb := dst[(g/G*nb+b)*blockQ4_Kx16:][:blockQ4_Kx16]
+			for r := range G {
+				blk := src[(g+r)*wrow+b*blockQ4_K:][:blockQ4_K]
+				pb[2*r], pb[2*r+1] = blk[0], blk[1]
+				pb[2*G+2*r], pb[2*G+2*r+1] = blk[2], blk[3]
+				for j := range 8 {
+					sc, m := scaleMinK4(j, blk[4:16])
+					pb[4*G+G*j+r] = sc
+					pb[12*G+2*G*(j/2)+2*r+j%2] = m
+				}
+				for i := range 4 {
+					for k := range 8 {
+						copy(pb[20*G+4*G*(8*i+k)+4*r:][:4], blk[16+32*i+4*k:])
+					}
+				}
+			}
+		}
+	}
+	copy(dst[whole/G*nb*blockQ4_Kx16:], src[whole*wrow:rows*wrow])
+}
+
+// blockQ8_KP is the size of a Q8_K block expanded by expandQ8_KPacked.
+const blockQ8_KP = 280
+
+// expandQ8_KPacked expands nb Q8_K blocks from src into dst for the packed
+// Q4_K kernels: d float32 | four int16 pairs (bs_2i, bs_2i+1), bs_j the sum
+// of the quants of sub-block j (32 elements) | qs[256] | 4 bytes unused.
+func expandQ8_KPacked(dst, src []byte, nb int) {
+	_, _ = dst[nb*blockQ8_KP-1], src[nb*blockQ8_K-1]
+	le := binary.LittleEndian
+	for b := range nb {
+		s, d := src[b*blockQ8_K:][:blockQ8_K], dst[b*blockQ8_KP:][:blockQ8_KP]
+		copy(d[:4], s[:4])
+		for j := range 8 {
+			bs := int16(le.Uint16(s[q8KSumsOff+4*j:])) + int16(le.Uint16(s[q8KSumsOff+4*j+2:]))
+			le.PutUint16(d[4+2*j:], uint16(bs))
+		}
+		copy(d[20:20+QK_K], s[q8KQsOff:q8KQsOff+QK_K])
+	}
 }

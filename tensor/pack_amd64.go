@@ -71,3 +71,25 @@ func expandQ8_0Bias128Go(dst, src []byte, nb int) {
 	_, _ = dst[nb*blockQ8_0X-1], src[nb*blockQ8_0-1]
 	expandQ8_0AVX2(dst, src, nb, 7)
 }
+
+//go:noescape
+func q4KPackedRows16VNNI(out []float32, w []byte, xx []byte, nb int)
+
+//go:noescape
+func q4KPackedTile8VNNI(out []float32, ostride int, w []byte, xx []byte, xstride int, nb int)
+
+func q4KPackedRows16VNNIGo(out []float32, w []byte, xx []byte, nb int) {
+	if nb <= 0 {
+		panic("tensor: packed Q4_K rows: bad block count")
+	}
+	_, _, _ = out[15], w[nb*blockQ4_Kx16-1], xx[nb*blockQ8_KP-1]
+	q4KPackedRows16VNNI(out, w, xx, nb)
+}
+
+func q4KPackedTile8VNNIGo(out []float32, ostride int, w []byte, xx []byte, xstride int, nb int) {
+	if nb <= 0 || ostride < 16 || xstride < nb*blockQ8_KP {
+		panic("tensor: packed Q4_K tile8: bad block count or stride")
+	}
+	_, _, _ = out[7*ostride+15], w[nb*blockQ4_Kx16-1], xx[7*xstride+nb*blockQ8_KP-1]
+	q4KPackedTile8VNNI(out, ostride, w, xx, xstride, nb)
+}

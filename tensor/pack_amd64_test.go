@@ -175,21 +175,28 @@ func BenchmarkPackedQ4_0(b *testing.B) {
 // as for the file's layout (Q4_0) or as packedQ8_0Want (Q8_0), over row counts with and without a tail of
 // unpacked rows, one token and many, and one thread and two.
 func TestMatMulPacked(t *testing.T) {
-	for _, ty := range []Type{Q4_0, Q8_0} {
+	for _, ty := range []Type{Q4_0, Q8_0, Q4_K} {
 		t.Run(ty.String(), func(t *testing.T) { testMatMulPacked(t, ty) })
 	}
 }
 
 func testMatMulPacked(t *testing.T, ty Type) {
-	if ty == Q4_0 && kernels.q4_0.prows8 == nil || ty == Q8_0 && kernels.q8_0.prows8 == nil {
+	if ty == Q4_0 && kernels.q4_0.prows8 == nil || ty == Q8_0 && kernels.q8_0.prows8 == nil || ty == Q4_K && kernels.q4_K.prows == nil {
 		t.Skip("no packed kernels for " + ty.String() + " in the " + kernels.name + " set")
 	}
 	r := rand.New(rand.NewPCG(76, 77))
+	group, sizes := packGroup, []int{8, 13, 64, 100}
+	if ty == Q4_K {
+		group, sizes = packGroupQ4_K, []int{16, 29, 64, 100}
+	}
 	for _, threads := range []int{1, 2} {
 		p := NewPool(threads)
-		for _, rows := range []int{8, 13, 64, 100} {
+		for _, rows := range sizes {
 			for _, n := range []int{1, 3, 8, 17} {
-				const cols = 96
+				cols := 96
+				if ty == Q4_K {
+					cols = 512
+				}
 				m, _ := randomMatrix(t, r, ty, rows, cols)
 				pm := Pack(m)
 				if !pm.Packed() || m.Packed() {
@@ -211,9 +218,9 @@ func testMatMulPacked(t *testing.T, ty Type) {
 		}
 		p.Close()
 	}
-	small, _ := randomMatrix(t, r, ty, 7, 32)
+	small, _ := randomMatrix(t, r, ty, group-1, ty.BlockSize())
 	if Pack(small).Packed() {
-		t.Error("a matrix of 7 rows was packed")
+		t.Errorf("a matrix of %d rows was packed", group-1)
 	}
 	q6, _ := randomMatrix(t, r, Q6_K, 16, 256)
 	if Pack(q6).Packed() {
