@@ -281,9 +281,14 @@ func (w *Workspace) attendItem(it *attnItem) {
 			for g := range nh {
 				s[g] = newSoftmax()
 			}
-			for t := start(sp.pos+i, j.window); t <= sp.pos+i; { // t: the next position
+			first, last := start(sp.pos+i, j.window), sp.pos+i
+			j.prefetch(sp.blocks, first, last, ko, vo, Dk, Dv)
+			for t := first; t <= last; { // t: the next position
 				blk, off := sp.blocks[t/bs], t%bs
-				cnt := min(bs-off, sp.pos+i+1-t)
+				cnt := min(bs-off, last+1-t)
+				// The rows of a paged cache are too far apart for the
+				// hardware prefetcher: ask for the next block's now.
+				j.prefetch(sp.blocks, t+cnt, last, ko, vo, Dk, Dv)
 				flashF16(out, q, nh, j.cache.K16(j.layer, blk)[off*stride+ko:], j.cache.V16(j.layer, blk)[off*stride+vo:], stride, stride, cnt, j.scale, j.softcap, s[:nh], &buf)
 				t += cnt
 			}
@@ -314,4 +319,18 @@ func start(pos, window int) int {
 		return 0
 	}
 	return max(0, pos-window+1)
+}
+
+// prefetch starts loading, for the positions from t on (at most a block's
+// worth, those of t's block) up to last, the keys at ko and values at vo
+// of one KV head from an F16 cache.
+func (j *attnJob) prefetch(blocks []int32, t, last, ko, vo, dk, dv int) {
+	if t > last {
+		return
+	}
+	bs, stride := j.cache.BlockSize(), j.cache.RowLen()
+	blk, off := blocks[t/bs], t%bs
+	cnt := min(bs-off, last+1-t)
+	tensor.PrefetchF16Rows(j.cache.K16(j.layer, blk)[off*stride+ko:], stride, cnt, dk)
+	tensor.PrefetchF16Rows(j.cache.V16(j.layer, blk)[off*stride+vo:], stride, cnt, dv)
 }
