@@ -93,11 +93,15 @@ type q8Rows struct {
 	rows8  func(out []float32, w []byte, wstride int, xx []byte, nb int)
 	tile8  func(out []float32, ostride int, w []byte, wstride int, xx []byte, xstride int, nb int)
 
-	// The eight-row kernels over packed weights (pack.go): w is one
-	// packed group of eight rows. Pack packs only for sets with prows8;
-	// ptile8 may be nil.
-	prows8 func(out []float32, w []byte, xx []byte, nb int)
+	// The kernels over packed weights (pack.go): w is one packed group
+	// of pgroup rows (8 or 16). Pack packs only for sets with prows,
+	// which computes out[0:pgroup] for one token; ptile8 and ptile4 (16
+	// rows only; either may be nil) compute out[t*ostride+r] for eight
+	// or four tokens, token t at xx[t*xstride:].
+	pgroup int
+	prows  func(out []float32, w []byte, xx []byte, nb int)
 	ptile8 func(out []float32, ostride int, w []byte, xx []byte, xstride int, nb int)
+	ptile4 func(out []float32, ostride int, w []byte, xx []byte, xstride int, nb int)
 	// xblock is the size of the blocks expand makes.
 	xblock int
 }

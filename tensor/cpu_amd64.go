@@ -88,7 +88,7 @@ func avx2Kernels() kernelSet {
 		dotBF16:     dotBF16AVX2Go,
 		quantQ8_0:   quantizeQ8_0AVX2Go,
 		quantQ8_K:   quantizeQ8_KAVX2Go,
-		q4_0:        q8Rows{rows4: rows4Q4_0AVX2Go, expand: expandQ8_0AVX2Go, xblock: blockQ8_0X, rows8: q4Rows8AVX2Go, prows8: q4PackedRows8AVX2Go},
+		q4_0:        q8Rows{rows4: rows4Q4_0AVX2Go, expand: expandQ8_0AVX2Go, xblock: blockQ8_0X, rows8: q4Rows8AVX2Go, pgroup: 8, prows: q4PackedRows8AVX2Go},
 		q8_0:        q8Rows{rows4: rows4Q8_0AVX2Go},
 	}
 }
@@ -99,12 +99,12 @@ func avx512Kernels() kernelSet {
 	k.q4_0 = q8Rows{
 		rows4: rows4Q4_0VNNIGo, tile4: tile4Q4_0VNNIGo,
 		expand: expandQ8_0AVX2Go, xblock: blockQ8_0X, rows8: q4Rows8VNNIGo, tile8: q4Tile8VNNIGo,
-		prows8: q4PackedRows8VNNIGo, ptile8: q4PackedTile8VNNIGo,
+		pgroup: 16, prows: q4PackedRows16VNNIGo, ptile8: q4PackedTile8VNNIGo, ptile4: q4PackedTile4VNNIGo,
 	}
 	k.q8_0 = q8Rows{
 		rows4: rows4Q8_0VNNIGo, tile4: tile4Q8_0VNNIGo,
 		expand: expandQ8_0Bias128Go, xblock: blockQ8_0X,
-		prows8: q8PackedRows8VNNIGo, ptile8: q8PackedTile8VNNIGo,
+		pgroup: 16, prows: q8PackedRows16VNNIGo, ptile8: q8PackedTile8VNNIGo, ptile4: q8PackedTile4VNNIGo,
 	}
 	k.q4_K = kqRows{
 		permute: permuteQ8K, rows4: rows4Q4_KVNNIGo, tile4: tile4Q4_KVNNIGo, tile8: tile8Q4_KVNNIGo,

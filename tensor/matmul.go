@@ -165,7 +165,7 @@ func matMul(p *Pool, out []float32, w Matrix, x []float32, n int, ks *kernelSet)
 		if w.Type == Q8_0 {
 			job.q8 = &ks.q8_0
 		}
-		if job.q8.prows8 == nil {
+		if job.q8.prows == nil {
 			panic("tensor: MatMul: a packed matrix with the " + ks.name + " kernels, which have none for it")
 		}
 	case w.Type == Q4_0 && ks.q4_0.rows4 != nil:
@@ -186,13 +186,16 @@ func matMul(p *Pool, out []float32, w Matrix, x []float32, n int, ks *kernelSet)
 			// The multi-row kernels also take each block's scale as a
 			// float32, after the blocks (4-byte aligned: the scratch is
 			// allocated aligned and size rounds up), and the eight-row
-			// ones the expanded blocks after those.
+			// and packed ones the expanded blocks after those.
 			job.group = 4
 			size = (size + 3) &^ 3
 			nb := w.Cols / qk8_0
 			xsize := 0
 			if job.q8.rows8 != nil || w.packed {
 				job.group = 8
+				if w.packed {
+					job.group = job.q8.pgroup
+				}
 				job.xrow = nb * job.q8.xblock
 				xsize = n * job.xrow
 			}
@@ -345,18 +348,21 @@ func (j *matmulJob) rowsQ8(lo, hi int) {
 		t1 := min(j.n, t0+chunk)
 		r := lo
 		if j.w.packed {
-			// Whole groups of eight are packed; the rows after the last
-			// one keep the file's layout and take the kernels below.
-			for ; r+8 <= hi; r += 8 {
-				w := data[r*wrow : (r+8)*wrow]
+			// Whole groups of pgroup rows are packed, in the bytes the
+			// rows had; the rows after the last one keep the file's
+			// layout and take the kernels below.
+			G := k.pgroup
+			for ; r+G <= hi; r += G {
+				w := data[r*wrow : (r+G)*wrow]
 				t := t0
-				if k.ptile8 != nil {
-					for ; t+8 <= t1; t += 8 {
-						k.ptile8(out[t*rows+r:], rows, w, xx[t*xrow:(t+8)*xrow], xrow, nb)
-					}
+				for ; t+8 <= t1 && k.ptile8 != nil; t += 8 {
+					k.ptile8(out[t*rows+r:], rows, w, xx[t*xrow:(t+8)*xrow], xrow, nb)
+				}
+				for ; t+4 <= t1 && k.ptile4 != nil; t += 4 {
+					k.ptile4(out[t*rows+r:], rows, w, xx[t*xrow:(t+4)*xrow], xrow, nb)
 				}
 				for ; t < t1; t++ {
-					k.prows8(out[t*rows+r:t*rows+r+8], w, xx[t*xrow:(t+1)*xrow], nb)
+					k.prows(out[t*rows+r:t*rows+r+G], w, xx[t*xrow:(t+1)*xrow], nb)
 				}
 			}
 		} else if k.rows8 != nil {

@@ -5,48 +5,51 @@ import (
 	"fmt"
 )
 
-// Packed Q4_0 and Q8_0 weights.
+// Packed weights.
 //
 // In a GGUF file each row's blocks follow one another, so a kernel working
-// on eight rows at once reads eight streams and must gather their scales
+// on many rows at once reads many streams and must gather their scales
 // and transpose their nibbles for every block. Packing does that once, at
-// load time: the rows are taken in groups of eight, and a group's block b
-// is stored as 144 bytes, the eight rows' fp16 scales side by side
-// followed by V_0..V_3, 32 bytes each, where bytes 4r..4r+3 of V_k are
-// bytes 4k..4k+3 of row r's nibbles. The kernels then read one sequential
-// stream. Rows past the last whole group keep the file's layout, after
-// the groups. The values, and so every result, are unchanged.
+// load time: the rows are taken in groups of G, one per 32-bit lane of
+// the kernels' vectors (G = 8 with AVX2, 16 with AVX-512), and a Q4_0
+// group's block b is stored as G*18 bytes, the G rows' fp16 scales side
+// by side followed by V_0..V_3, 4G bytes each, where bytes 4r..4r+3 of
+// V_k are bytes 4k..4k+3 of row r's nibbles. The kernels then read one
+// sequential stream. Rows past the last whole group keep the file's
+// layout, after the groups. The values, and so every result, are
+// unchanged.
 //
-// Q8_0 is packed the same way with eight 32-byte vectors V_0..V_7 per
-// block (272 bytes), each weight byte stored plus 128 (w XOR 0x80) so that
-// the kernels can use it as the unsigned operand of VPDPBUSD. Its packed
+// Q8_0 is packed the same way with eight vectors V_0..V_7 per block
+// (G*34 bytes), each weight byte stored plus 128 (w XOR 0x80) so that the
+// kernels can use it as the unsigned operand of VPDPBUSD. Its packed
 // kernels add up each row's block as the Q4_0 ones do (q8pack_amd64.s),
 // which is not the float order of Q8_0's file-layout kernels: the results
 // agree with theirs to rounding, not bit for bit, but a row's result never
-// depends on how many tokens a MatMul has.
+// depends on how many tokens a MatMul has. Q4_K has a layout of its own
+// (packQ4_K).
 
 // Pack returns m with its rows packed for MatMul's fastest kernels on
 // this CPU, in new memory, or m itself when there are none for its type
 // (Q4_0 has packed kernels on x86-64 with AVX2, Q8_0 and Q4_K with
-// AVX-512 VNNI)
-// or it has fewer than eight rows. MatMul reads the packed matrix as one
-// stream and gives the same results for it, bit for bit for Q4_0 and Q4_K
-// and to float rounding for Q8_0 (see above); Row cannot be used on it.
+// AVX-512 VNNI) or it has fewer rows than one group. MatMul reads the
+// packed matrix as one stream and gives the same results for it, bit for
+// bit for Q4_0 and Q4_K and to float rounding for Q8_0 (see above); Row
+// cannot be used on it.
 func Pack(m Matrix) Matrix {
-	if m.packed || m.Rows < packGroup || m.Type == Q4_K && m.Rows < packGroupQ4_K || m.Check() != nil {
+	if m.packed || m.Check() != nil {
 		return m
 	}
 	var data []byte
-	switch {
-	case m.Type == Q4_0 && kernels.q4_0.prows8 != nil:
+	switch k := kernels; {
+	case m.Type == Q4_0 && k.q4_0.prows != nil && m.Rows >= k.q4_0.pgroup:
 		nb := m.Cols / qk4_0
 		data = make([]byte, m.Rows*nb*blockQ4_0)
-		packQ4_0(data, m.Data, m.Rows, nb)
-	case m.Type == Q8_0 && kernels.q8_0.prows8 != nil:
+		packQ4_0(data, m.Data, m.Rows, nb, k.q4_0.pgroup)
+	case m.Type == Q8_0 && k.q8_0.prows != nil && m.Rows >= k.q8_0.pgroup:
 		nb := m.Cols / qk8_0
 		data = make([]byte, m.Rows*nb*blockQ8_0)
-		packQ8_0(data, m.Data, m.Rows, nb)
-	case m.Type == Q4_K && kernels.q4_K.prows != nil:
+		packQ8_0(data, m.Data, m.Rows, nb, k.q8_0.pgroup)
+	case m.Type == Q4_K && k.q4_K.prows != nil && m.Rows >= packGroupQ4_K:
 		nb := m.Cols / QK_K
 		data = make([]byte, packedQ4_KBytes(m.Rows, nb))
 		packQ4_K(data, m.Data, m.Rows, nb)
@@ -56,44 +59,36 @@ func Pack(m Matrix) Matrix {
 	return Matrix{Type: m.Type, Rows: m.Rows, Cols: m.Cols, Data: data, packed: true}
 }
 
-// blockQ8_0x8 is the size of one packed Q8_0 block of eight rows.
-const blockQ8_0x8 = packGroup * blockQ8_0
-
 // packQ8_0 is packQ4_0 for Q8_0, each weight byte biased by 128.
-func packQ8_0(dst, src []byte, rows, nb int) {
-	packBlocks(dst, src, rows, nb, blockQ8_0, 0x80808080)
+func packQ8_0(dst, src []byte, rows, nb, group int) {
+	packBlocks(dst, src, rows, nb, blockQ8_0, group, 0x80808080)
 }
 
-// packGroup is the number of rows packed together.
-const packGroup = 8
-
-// blockQ4_0x8 is the size of one packed block of eight rows.
-const blockQ4_0x8 = packGroup * blockQ4_0
-
 // packQ4_0 writes the packing of the Q4_0 matrix src (rows of nb blocks)
-// to dst, which must have len(src) bytes.
-func packQ4_0(dst, src []byte, rows, nb int) {
-	packBlocks(dst, src, rows, nb, blockQ4_0, 0)
+// in groups of group rows to dst, which must have len(src) bytes.
+func packQ4_0(dst, src []byte, rows, nb, group int) {
+	packBlocks(dst, src, rows, nb, blockQ4_0, group, 0)
 }
 
 // packBlocks packs a matrix of blocks of size bytes, each an fp16 scale
-// and then (size-2)/4 groups of four quant bytes, eight rows at a time as
+// and then (size-2)/4 groups of four quant bytes, group rows at a time as
 // described above, XORing every group of quants with bias.
-func packBlocks(dst, src []byte, rows, nb, size int, bias uint32) {
+func packBlocks(dst, src []byte, rows, nb, size, group int, bias uint32) {
 	wrow := nb * size
 	if len(src) < rows*wrow || len(dst) < rows*wrow {
 		panic(fmt.Sprintf("tensor: pack: %d rows of %d blocks need %d bytes, have %d and %d", rows, nb, rows*wrow, len(src), len(dst)))
 	}
 	le := binary.LittleEndian
-	whole := rows / packGroup * packGroup
-	for g := 0; g < whole; g += packGroup {
+	G := group
+	whole := rows / G * G
+	for g := 0; g < whole; g += G {
 		for b := range nb {
-			pb := dst[g*wrow+b*packGroup*size:][:packGroup*size]
-			for r := range packGroup {
+			pb := dst[g*wrow+b*G*size:][:G*size]
+			for r := range G {
 				blk := src[(g+r)*wrow+b*size:][:size]
 				pb[2*r], pb[2*r+1] = blk[0], blk[1]
 				for k := range (size - 2) / 4 {
-					le.PutUint32(pb[16+32*k+4*r:], le.Uint32(blk[2+4*k:])^bias)
+					le.PutUint32(pb[2*G+4*G*k+4*r:], le.Uint32(blk[2+4*k:])^bias)
 				}
 			}
 		}

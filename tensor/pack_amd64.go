@@ -2,63 +2,83 @@
 
 package tensor
 
-// Kernels over packed Q4_0 weights (q4pack_amd64.s). w is one packed group
-// of eight rows, nb blocks; xx holds expanded activations (expandQ8_0).
-//
-//go:noescape
-func q4PackedRows8VNNI(out []float32, w []byte, xx []byte, nb int)
+// Kernels over packed Q4_0 and Q8_0 weights (q4pack_amd64.s,
+// q8pack_amd64.s). w is one packed group of eight (AVX2) or sixteen
+// (AVX-512) rows, nb blocks; xx holds expanded activations
+// (expandQ8_0AVX2, expandQ8_0Bias128Go).
 
 //go:noescape
 func q4PackedRows8AVX2(out []float32, w []byte, xx []byte, nb int)
 
 //go:noescape
-func q4PackedTile8VNNI(out []float32, ostride int, w []byte, xx []byte, xstride int, nb int)
-
-func checkPacked8(out []float32, w, xx []byte, nb int) {
-	if nb <= 0 {
-		panic("tensor: packed rows8: bad block count")
-	}
-	_, _, _ = out[7], w[nb*blockQ4_0x8-1], xx[nb*blockQ8_0X-1]
-}
-
-func q4PackedRows8VNNIGo(out []float32, w []byte, xx []byte, nb int) {
-	checkPacked8(out, w, xx, nb)
-	q4PackedRows8VNNI(out, w, xx, nb)
-}
-
-func q4PackedRows8AVX2Go(out []float32, w []byte, xx []byte, nb int) {
-	checkPacked8(out, w, xx, nb)
-	q4PackedRows8AVX2(out, w, xx, nb)
-}
-
-func q4PackedTile8VNNIGo(out []float32, ostride int, w []byte, xx []byte, xstride int, nb int) {
-	if nb <= 0 || ostride < 8 || xstride < nb*blockQ8_0X {
-		panic("tensor: packed tile8: bad block count or stride")
-	}
-	_, _, _ = out[7*ostride+7], w[nb*blockQ4_0x8-1], xx[7*xstride+nb*blockQ8_0X-1]
-	q4PackedTile8VNNI(out, ostride, w, xx, xstride, nb)
-}
+func q4PackedRows16VNNI(out []float32, w []byte, xx []byte, nb int)
 
 //go:noescape
-func q8PackedRows8VNNI(out []float32, w []byte, xx []byte, nb int)
+func q4PackedTile8VNNI(out []float32, ostride int, w []byte, xx []byte, xstride int, nb int)
+
+//go:noescape
+func q4PackedTile4VNNI(out []float32, ostride int, w []byte, xx []byte, xstride int, nb int)
+
+//go:noescape
+func q8PackedRows16VNNI(out []float32, w []byte, xx []byte, nb int)
 
 //go:noescape
 func q8PackedTile8VNNI(out []float32, ostride int, w []byte, xx []byte, xstride int, nb int)
 
-func q8PackedRows8VNNIGo(out []float32, w []byte, xx []byte, nb int) {
+//go:noescape
+func q8PackedTile4VNNI(out []float32, ostride int, w []byte, xx []byte, xstride int, nb int)
+
+// checkPackedRows checks a packed rows kernel's arguments: rows rows of
+// nb blocks of block bytes each.
+func checkPackedRows(out []float32, w, xx []byte, nb, rows, block int) {
 	if nb <= 0 {
-		panic("tensor: packed rows8: bad block count")
+		panic("tensor: packed rows: bad block count")
 	}
-	_, _, _ = out[7], w[nb*blockQ8_0x8-1], xx[nb*blockQ8_0X-1]
-	q8PackedRows8VNNI(out, w, xx, nb)
+	_, _, _ = out[rows-1], w[nb*rows*block-1], xx[nb*blockQ8_0X-1]
+}
+
+// checkPackedTile checks a packed tile kernel's arguments: sixteen rows of
+// nb blocks of block bytes each, against tokens tokens.
+func checkPackedTile(out []float32, ostride int, w []byte, xx []byte, xstride, nb, block, tokens int) {
+	if nb <= 0 || ostride < 16 || xstride < nb*blockQ8_0X {
+		panic("tensor: packed tile: bad block count or stride")
+	}
+	_, _, _ = out[(tokens-1)*ostride+15], w[nb*16*block-1], xx[(tokens-1)*xstride+nb*blockQ8_0X-1]
+}
+
+func q4PackedRows8AVX2Go(out []float32, w []byte, xx []byte, nb int) {
+	checkPackedRows(out, w, xx, nb, 8, blockQ4_0)
+	q4PackedRows8AVX2(out, w, xx, nb)
+}
+
+func q4PackedRows16VNNIGo(out []float32, w []byte, xx []byte, nb int) {
+	checkPackedRows(out, w, xx, nb, 16, blockQ4_0)
+	q4PackedRows16VNNI(out, w, xx, nb)
+}
+
+func q4PackedTile8VNNIGo(out []float32, ostride int, w []byte, xx []byte, xstride int, nb int) {
+	checkPackedTile(out, ostride, w, xx, xstride, nb, blockQ4_0, 8)
+	q4PackedTile8VNNI(out, ostride, w, xx, xstride, nb)
+}
+
+func q4PackedTile4VNNIGo(out []float32, ostride int, w []byte, xx []byte, xstride int, nb int) {
+	checkPackedTile(out, ostride, w, xx, xstride, nb, blockQ4_0, 4)
+	q4PackedTile4VNNI(out, ostride, w, xx, xstride, nb)
+}
+
+func q8PackedRows16VNNIGo(out []float32, w []byte, xx []byte, nb int) {
+	checkPackedRows(out, w, xx, nb, 16, blockQ8_0)
+	q8PackedRows16VNNI(out, w, xx, nb)
 }
 
 func q8PackedTile8VNNIGo(out []float32, ostride int, w []byte, xx []byte, xstride int, nb int) {
-	if nb <= 0 || ostride < 8 || xstride < nb*blockQ8_0X {
-		panic("tensor: packed tile8: bad block count or stride")
-	}
-	_, _, _ = out[7*ostride+7], w[nb*blockQ8_0x8-1], xx[7*xstride+nb*blockQ8_0X-1]
+	checkPackedTile(out, ostride, w, xx, xstride, nb, blockQ8_0, 8)
 	q8PackedTile8VNNI(out, ostride, w, xx, xstride, nb)
+}
+
+func q8PackedTile4VNNIGo(out []float32, ostride int, w []byte, xx []byte, xstride int, nb int) {
+	checkPackedTile(out, ostride, w, xx, xstride, nb, blockQ8_0, 4)
+	q8PackedTile4VNNI(out, ostride, w, xx, xstride, nb)
 }
 
 // expandQ8_0Bias128Go expands Q8_0 activations for the packed Q8_0

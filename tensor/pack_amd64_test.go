@@ -10,13 +10,13 @@ import (
 	"testing"
 )
 
-// packedCase makes a Q4_0 matrix of rows×nb blocks, its packing, and n
-// tokens of expanded activations.
-func packedCase(t testing.TB, r *rand.Rand, rows, nb, n int) (w, packed, xx []byte) {
+// packedCase makes a Q4_0 matrix of rows×nb blocks, its packing in
+// groups of g rows, and n tokens of expanded activations.
+func packedCase(t testing.TB, r *rand.Rand, rows, nb, n, g int) (w, packed, xx []byte) {
 	t.Helper()
 	m, _ := randomMatrix(t, r, Q4_0, rows, nb*qk4_0)
 	packed = make([]byte, len(m.Data))
-	packQ4_0(packed, m.Data, rows, nb)
+	packQ4_0(packed, m.Data, rows, nb, g)
 	xx = make([]byte, n*nb*blockQ8_0X)
 	act := make([]byte, nb*blockQ8_0)
 	x := make([]float32, nb*qk8_0)
@@ -31,28 +31,28 @@ func packedCase(t testing.TB, r *rand.Rand, rows, nb, n int) (w, packed, xx []by
 }
 
 // unpackQ8_0 undoes packQ8_0.
-func unpackQ8_0(dst, src []byte, rows, nb int) {
-	unpackBlocks(dst, src, rows, nb, blockQ8_0, 0x80808080)
+func unpackQ8_0(dst, src []byte, rows, nb, g int) {
+	unpackBlocks(dst, src, rows, nb, blockQ8_0, g, 0x80808080)
 }
 
 // unpackQ4_0 undoes packQ4_0.
-func unpackQ4_0(dst, src []byte, rows, nb int) {
-	unpackBlocks(dst, src, rows, nb, blockQ4_0, 0)
+func unpackQ4_0(dst, src []byte, rows, nb, g int) {
+	unpackBlocks(dst, src, rows, nb, blockQ4_0, g, 0)
 }
 
 // unpackBlocks undoes packBlocks.
-func unpackBlocks(dst, src []byte, rows, nb, size int, bias uint32) {
+func unpackBlocks(dst, src []byte, rows, nb, size, G int, bias uint32) {
 	le := binary.LittleEndian
 	wrow := nb * size
-	whole := rows / packGroup * packGroup
-	for g := 0; g < whole; g += packGroup {
+	whole := rows / G * G
+	for g := 0; g < whole; g += G {
 		for b := range nb {
-			pb := src[g*wrow+b*packGroup*size:][:packGroup*size]
-			for r := range packGroup {
+			pb := src[g*wrow+b*G*size:][:G*size]
+			for r := range G {
 				blk := dst[(g+r)*wrow+b*size:][:size]
 				blk[0], blk[1] = pb[2*r], pb[2*r+1]
 				for k := range (size - 2) / 4 {
-					le.PutUint32(blk[2+4*k:], le.Uint32(pb[16+32*k+4*r:])^bias)
+					le.PutUint32(blk[2+4*k:], le.Uint32(pb[2*G+4*G*k+4*r:])^bias)
 				}
 			}
 		}
@@ -62,15 +62,17 @@ func unpackBlocks(dst, src []byte, rows, nb, size int, bias uint32) {
 
 func TestPackQ8_0RoundTrip(t *testing.T) {
 	r := rand.New(rand.NewPCG(78, 79))
-	for _, rows := range []int{1, 8, 9, 21} {
-		for _, nb := range []int{1, 3} {
-			m, _ := randomMatrix(t, r, Q8_0, rows, nb*qk8_0)
-			packed := make([]byte, len(m.Data))
-			packQ8_0(packed, m.Data, rows, nb)
-			back := make([]byte, len(m.Data))
-			unpackQ8_0(back, packed, rows, nb)
-			if !bytes.Equal(back, m.Data) {
-				t.Fatalf("%d rows × %d blocks: unpack(pack(w)) != w", rows, nb)
+	for _, g := range []int{8, 16} {
+		for _, rows := range []int{1, 8, 9, 16, 21, 40} {
+			for _, nb := range []int{1, 3} {
+				m, _ := randomMatrix(t, r, Q8_0, rows, nb*qk8_0)
+				packed := make([]byte, len(m.Data))
+				packQ8_0(packed, m.Data, rows, nb, g)
+				back := make([]byte, len(m.Data))
+				unpackQ8_0(back, packed, rows, nb, g)
+				if !bytes.Equal(back, m.Data) {
+					t.Fatalf("groups of %d, %d rows × %d blocks: unpack(pack(w)) != w", g, rows, nb)
+				}
 			}
 		}
 	}
@@ -78,53 +80,66 @@ func TestPackQ8_0RoundTrip(t *testing.T) {
 
 func TestPackQ4_0RoundTrip(t *testing.T) {
 	r := rand.New(rand.NewPCG(70, 71))
-	for _, rows := range []int{1, 7, 8, 9, 16, 21} {
-		for _, nb := range []int{1, 3, 8} {
-			w, packed, _ := packedCase(t, r, rows, nb, 0)
-			if rows >= packGroup && bytes.Equal(w, packed) {
-				t.Fatalf("%d rows × %d blocks: packing changed nothing", rows, nb)
-			}
-			back := make([]byte, len(w))
-			unpackQ4_0(back, packed, rows, nb)
-			if !bytes.Equal(back, w) {
-				t.Fatalf("%d rows × %d blocks: unpack(pack(w)) != w", rows, nb)
+	for _, g := range []int{8, 16} {
+		for _, rows := range []int{1, 7, 8, 9, 16, 21, 40} {
+			for _, nb := range []int{1, 3, 8} {
+				w, packed, _ := packedCase(t, r, rows, nb, 0, g)
+				if rows >= g && bytes.Equal(w, packed) {
+					t.Fatalf("groups of %d, %d rows × %d blocks: packing changed nothing", g, rows, nb)
+				}
+				back := make([]byte, len(w))
+				unpackQ4_0(back, packed, rows, nb, g)
+				if !bytes.Equal(back, w) {
+					t.Fatalf("groups of %d, %d rows × %d blocks: unpack(pack(w)) != w", g, rows, nb)
+				}
 			}
 		}
 	}
 }
 
 // TestPackedQ4_0Kernels checks the packed kernels give, bit for bit, what
-// the eight-row kernels give on the file's layout.
+// the eight-row kernels give on the file's layout: the AVX2 one on groups
+// of eight rows, the AVX-512 ones on groups of sixteen (two calls of the
+// file-layout kernels), for one, four and eight tokens.
 func TestPackedQ4_0Kernels(t *testing.T) {
 	if !x86.avx2 {
 		t.Skip("no AVX2")
 	}
 	r := rand.New(rand.NewPCG(72, 73))
 	for _, nb := range []int{1, 2, 5, 24, 64} {
-		w, packed, xx := packedCase(t, r, 8, nb, 8)
-		wrow := nb * blockQ4_0
 		xrow := nb * blockQ8_0X
-		want := make([]float32, 8)
-		got := make([]float32, 8)
+		wrow := nb * blockQ4_0
+		w, packed, xx := packedCase(t, r, 8, nb, 8, 8)
+		want := make([]float32, 16)
+		got := make([]float32, 16)
 		for tok := range 8 {
 			x := xx[tok*xrow : (tok+1)*xrow]
 			q4Rows8AVX2Go(want, w, wrow, x, nb)
 			q4PackedRows8AVX2Go(got, packed, x, nb)
-			same(t, "AVX2 rows8", nb, want, got)
-			if x86.avx512 {
-				q4Rows8VNNIGo(want, w, wrow, x, nb)
-				q4PackedRows8VNNIGo(got, packed, x, nb)
-				same(t, "VNNI rows8", nb, want, got)
-			}
+			same(t, "AVX2 rows8", nb, want[:8], got[:8])
 		}
-		if x86.avx512 {
-			const ostride = 11
-			want := make([]float32, 8*ostride)
-			got := make([]float32, 8*ostride)
-			q4Tile8VNNIGo(want, ostride, w, wrow, xx, xrow, nb)
-			q4PackedTile8VNNIGo(got, ostride, packed, xx, xrow, nb)
-			same(t, "VNNI tile8", nb, want, got)
+		if !x86.avx512 {
+			continue
 		}
+		w, packed, xx = packedCase(t, r, 16, nb, 8, 16)
+		for tok := range 8 {
+			x := xx[tok*xrow : (tok+1)*xrow]
+			q4Rows8VNNIGo(want, w, wrow, x, nb)
+			q4Rows8VNNIGo(want[8:], w[8*wrow:], wrow, x, nb)
+			q4PackedRows16VNNIGo(got, packed, x, nb)
+			same(t, "VNNI rows16", nb, want, got)
+		}
+		const ostride = 19
+		want = make([]float32, 8*ostride)
+		got = make([]float32, 8*ostride)
+		q4Tile8VNNIGo(want, ostride, w, wrow, xx, xrow, nb)
+		q4Tile8VNNIGo(want[8:], ostride, w[8*wrow:], wrow, xx, xrow, nb)
+		q4PackedTile8VNNIGo(got, ostride, packed, xx, xrow, nb)
+		same(t, "VNNI tile8", nb, want, got)
+		clear(got)
+		q4PackedTile4VNNIGo(got, ostride, packed, xx, xrow, nb)
+		q4PackedTile4VNNIGo(got[4*ostride:], ostride, packed, xx[4*xrow:], xrow, nb)
+		same(t, "VNNI tile4", nb, want, got)
 	}
 }
 
@@ -147,16 +162,16 @@ func BenchmarkPackedQ4_0(b *testing.B) {
 	var ws, ps [][]byte
 	var xx []byte
 	for range mats {
-		w, p, x := packedCase(b, r, rows, nb, 1)
+		w, p, x := packedCase(b, r, rows, nb, 1, 16)
 		ws, ps, xx = append(ws, w), append(ps, p), x
 	}
-	out := make([]float32, 8)
+	out := make([]float32, 16)
 	wrow := nb * blockQ4_0
 	run := func(b *testing.B, f func(m, g int)) {
 		b.SetBytes(int64(mats * rows * wrow))
 		for b.Loop() {
 			for m := range mats {
-				for g := 0; g < rows/8; g++ {
+				for g := 0; g < rows/16; g++ {
 					f(m, g)
 				}
 			}
@@ -164,10 +179,13 @@ func BenchmarkPackedQ4_0(b *testing.B) {
 		b.ReportMetric(float64(mats*rows*wrow)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GB/s")
 	}
 	b.Run("file", func(b *testing.B) {
-		run(b, func(m, g int) { q4Rows8VNNIGo(out, ws[m][g*8*wrow:], wrow, xx, nb) })
+		run(b, func(m, g int) {
+			q4Rows8VNNIGo(out, ws[m][g*16*wrow:], wrow, xx, nb)
+			q4Rows8VNNIGo(out[8:], ws[m][(g*16+8)*wrow:], wrow, xx, nb)
+		})
 	})
 	b.Run("packed", func(b *testing.B) {
-		run(b, func(m, g int) { q4PackedRows8VNNIGo(out, ps[m][g*8*wrow:], xx, nb) })
+		run(b, func(m, g int) { q4PackedRows16VNNIGo(out, ps[m][g*16*wrow:], xx, nb) })
 	})
 }
 
@@ -181,18 +199,24 @@ func TestMatMulPacked(t *testing.T) {
 }
 
 func testMatMulPacked(t *testing.T, ty Type) {
-	if ty == Q4_0 && kernels.q4_0.prows8 == nil || ty == Q8_0 && kernels.q8_0.prows8 == nil || ty == Q4_K && kernels.q4_K.prows == nil {
+	if ty == Q4_0 && kernels.q4_0.prows == nil || ty == Q8_0 && kernels.q8_0.prows == nil || ty == Q4_K && kernels.q4_K.prows == nil {
 		t.Skip("no packed kernels for " + ty.String() + " in the " + kernels.name + " set")
 	}
 	r := rand.New(rand.NewPCG(76, 77))
-	group, sizes := packGroup, []int{8, 13, 64, 100}
-	if ty == Q4_K {
-		group, sizes = packGroupQ4_K, []int{16, 29, 64, 100}
+	var group int
+	switch ty {
+	case Q4_0:
+		group = kernels.q4_0.pgroup
+	case Q8_0:
+		group = kernels.q8_0.pgroup
+	case Q4_K:
+		group = packGroupQ4_K
 	}
+	sizes := []int{group, group + 5, 64, 100}
 	for _, threads := range []int{1, 2} {
 		p := NewPool(threads)
 		for _, rows := range sizes {
-			for _, n := range []int{1, 3, 8, 17} {
+			for _, n := range []int{1, 3, 4, 8, 13, 17} {
 				cols := 96
 				if ty == Q4_K {
 					cols = 512
@@ -237,7 +261,8 @@ func packedQ8_0Want(want []float32, m Matrix, x []float32, n int) {
 	act := make([]byte, nb*blockQ8_0)
 	for t := range n {
 		quantizeQ8_0Act(act, x[t*m.Cols:(t+1)*m.Cols])
-		for r := range m.Rows / packGroup * packGroup {
+		g := kernels.q8_0.pgroup
+		for r := range m.Rows / g * g {
 			w := m.Row(r)
 			var acc float32
 			for b := range nb {
