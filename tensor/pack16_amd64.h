@@ -82,8 +82,9 @@
 	LEAQ (R14)(R14*2), R12; \
 	LEAQ (DI)(R14*4), R13
 
-// ZROWS(LOAD, SIZE, PF, L): one token at DI, sixteen rows: the loop body
-// of the rows kernels, in two chains of four groups.
+// ZROW1 is the arithmetic of the rows kernels' loop: the current block
+// of sixteen rows against the one token at DI, its groups in two chains
+// of four, accumulated into Z12. It leaves Z13 changed.
 #define ZROW1 \
 	VPBROADCASTD  4(DI), Z0; \
 	VPXORD        Z1, Z1, Z1; \
