@@ -12,7 +12,8 @@ type Matrix struct {
 	Rows, Cols int
 	Data       []byte
 
-	packed bool // rows in groups of eight, see Pack
+	packed bool // rows in groups of group, see Pack
+	group  int
 }
 
 // Packed reports whether m's rows are packed (see Pack).
@@ -158,15 +159,15 @@ func matMul(p *Pool, out []float32, w Matrix, x []float32, n int, ks *kernelSet)
 	case w.packed && w.Type == Q4_K:
 		job.kq = &ks.q4_K
 		if job.kq.prows == nil {
-			panic("tensor: MatMul: a packed matrix with the " + ks.name + " kernels, which have none for it")
+			panic("tensor: MatMul: a matrix packed for other kernels than the " + ks.name + " set's")
 		}
 	case w.packed:
 		job.q8 = &ks.q4_0
 		if w.Type == Q8_0 {
 			job.q8 = &ks.q8_0
 		}
-		if job.q8.prows == nil {
-			panic("tensor: MatMul: a packed matrix with the " + ks.name + " kernels, which have none for it")
+		if job.q8.prows == nil || job.q8.pgroup != w.group {
+			panic("tensor: MatMul: a matrix packed for other kernels than the " + ks.name + " set's")
 		}
 	case w.Type == Q4_0 && ks.q4_0.rows4 != nil:
 		job.q8 = &ks.q4_0

@@ -40,15 +40,18 @@ func Pack(m Matrix) Matrix {
 		return m
 	}
 	var data []byte
+	group := packGroupQ4_K
 	switch k := kernels; {
 	case m.Type == Q4_0 && k.q4_0.prows != nil && m.Rows >= k.q4_0.pgroup:
 		nb := m.Cols / qk4_0
 		data = make([]byte, m.Rows*nb*blockQ4_0)
 		packQ4_0(data, m.Data, m.Rows, nb, k.q4_0.pgroup)
+		group = k.q4_0.pgroup
 	case m.Type == Q8_0 && k.q8_0.prows != nil && m.Rows >= k.q8_0.pgroup:
 		nb := m.Cols / qk8_0
 		data = make([]byte, m.Rows*nb*blockQ8_0)
 		packQ8_0(data, m.Data, m.Rows, nb, k.q8_0.pgroup)
+		group = k.q8_0.pgroup
 	case m.Type == Q4_K && k.q4_K.prows != nil && m.Rows >= packGroupQ4_K:
 		nb := m.Cols / QK_K
 		data = make([]byte, packedQ4_KBytes(m.Rows, nb))
@@ -56,7 +59,7 @@ func Pack(m Matrix) Matrix {
 	default:
 		return m
 	}
-	return Matrix{Type: m.Type, Rows: m.Rows, Cols: m.Cols, Data: data, packed: true}
+	return Matrix{Type: m.Type, Rows: m.Rows, Cols: m.Cols, Data: data, packed: true, group: group}
 }
 
 // packQ8_0 is packQ4_0 for Q8_0, each weight byte biased by 128.

@@ -242,6 +242,16 @@ func testMatMulPacked(t *testing.T, ty Type) {
 		}
 		p.Close()
 	}
+	// A packed matrix is for the kernels that packed it: others refuse it.
+	m, _ := randomMatrix(t, r, ty, 2*group, ty.BlockSize())
+	func() {
+		defer func() {
+			if recover() == nil {
+				t.Error("the reference kernels took a packed matrix")
+			}
+		}()
+		matMul(nil, make([]float32, 2*group), Pack(m), make([]float32, ty.BlockSize()), 1, &refKernels)
+	}()
 	small, _ := randomMatrix(t, r, ty, group-1, ty.BlockSize())
 	if Pack(small).Packed() {
 		t.Errorf("a matrix of %d rows was packed", group-1)
