@@ -44,8 +44,8 @@ func newBenchParallelCmd() *cobra.Command {
 		Short: "Measure the throughput of many sequences decoded together, as llama-batched-bench does",
 		Long: `Measure the aggregate throughput of --np sequences computed together in
 one batched forward pass, for each --np in turn, the way llama.cpp's
-llama-batched-bench (and the llamabench parallel driver in ../shared/bench)
-measures it, so that the two can be compared with the same settings.
+llama-batched-bench measures it, so that the two can be compared with the
+same settings.
 
 Each sequence gets its own prompt of --pp random token ids (a fixed seed;
 BOS first when the model's tokenizer adds it), with its own blocks of a
