@@ -259,9 +259,9 @@ type matmulJob struct {
 	// the block scales of act as float32, nb per token.
 	q8    *q8Rows
 	dx    []float32
-	xx    []byte // expanded blocks for the eight-row kernels, xrow (> 0) bytes per token; permuted ones for kq
+	xx    []byte // expanded blocks for the eight-row and packed kernels, xrow (> 0) bytes per token; permuted ones for kq
 	xrow  int
-	group int // rows per unit of work: 8 with the eight-row kernels, 4 with q8 or kq, else 1
+	group int // rows per unit of work: a packed group, 8 with the eight-row kernels, 4 with q8 or kq, else 1
 
 	// For k-quant weights with multi-row kernels; kx holds the packed
 	// kernels' expanded blocks, xrow bytes per token.
@@ -281,7 +281,7 @@ func (j *matmulJob) convert(lo, hi int) {
 			for b := range dx {
 				dx[b] = fp16(a[b*blockQ8_0:])
 			}
-			if j.xrow > 0 { // the eight-row kernels take expanded blocks
+			if j.xrow > 0 { // the eight-row and packed kernels take expanded blocks
 				j.q8.expand(j.xx[i*j.xrow:(i+1)*j.xrow], a, nb)
 			}
 		}
@@ -334,11 +334,11 @@ func (j *matmulJob) rows(lo, hi int) {
 // weight rows many times, few enough to stay in the L2 cache.
 const actChunk = 192 << 10
 
-// rowsQ8 computes rows [lo, hi) with the multi-row kernels: eight or four
-// rows at a time, against eight or four tokens at a time where there is a
-// tile kernel, the tokens in chunks that stay in cache while the rows
-// stream past. Rows left over take the four-row kernel and then the
-// one-row dot product.
+// rowsQ8 computes rows [lo, hi) with the multi-row kernels: a packed group
+// (8 or 16 rows), eight or four rows at a time, against eight or four
+// tokens at a time where there is a tile kernel, the tokens in chunks that
+// stay in cache while the rows stream past. Rows left over take the
+// four-row kernel and then the one-row dot product.
 func (j *matmulJob) rowsQ8(lo, hi int) {
 	rows, nb := j.w.Rows, j.w.Cols/qk8_0
 	data, out, act, dx, xx := j.w.Data, j.out, j.act, j.dx, j.xx
@@ -402,7 +402,9 @@ func (j *matmulJob) rowsQ8(lo, hi int) {
 }
 
 // rowsKQ computes rows [lo, hi) of a k-quant matrix with the multi-row
-// kernels: four rows against eight, then four, tokens at a time where
+// kernels: for a packed Q4_K matrix its groups of sixteen rows against
+// eight tokens, then one, at a time; otherwise (and for the rows after
+// the last group) four rows against eight, then four, tokens at a time where
 // there are tile kernels, the tokens in chunks that stay in cache while
 // the rows stream past; the other tokens with the four-row kernel over all
 // the rows at once. Leftover rows take the one-row dot product, on the
