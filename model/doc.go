@@ -12,7 +12,8 @@
 // on attention scores and logits, gemma3's per-head q and k norms). RoPE
 // takes llama.cpp's scalings: Llama 3's per-pair frequency factors
 // (rope_freqs.weight), linear, YaRN and LongRoPE. Architectures lists
-// what Load accepts. Weights stay in the GGUF file's memory.
+// what Load accepts. Weights stay in the GGUF file's memory, but for the
+// matrices Load repacks for this CPU's kernels (see Load).
 //
 // Sliding-window attention applies where llama.cpp applies it: to Gemma's
 // local layers (every other layer for gemma2, five of six for gemma3, or
