@@ -289,3 +289,35 @@ func packedQ8_0Want(want []float32, m Matrix, x []float32, n int) {
 		}
 	}
 }
+
+// TestMatMulPackedAVX2 runs MatMul with the AVX2 set, whose Q4_0 kernels
+// take groups of eight rows, on a matrix packed that way, against the
+// file's layout: CPUs with AVX-512 pack differently, so the packing Pack
+// does here does not reach this path.
+func TestMatMulPackedAVX2(t *testing.T) {
+	if !x86.avx2 {
+		t.Skip("no AVX2")
+	}
+	ks := avx2Kernels()
+	r := rand.New(rand.NewPCG(80, 81))
+	p := NewPool(2)
+	defer p.Close()
+	for _, rows := range []int{8, 13, 64} {
+		for _, n := range []int{1, 5, 9} {
+			const cols = 96
+			m, _ := randomMatrix(t, r, Q4_0, rows, cols)
+			data := make([]byte, len(m.Data))
+			packQ4_0(data, m.Data, rows, cols/qk4_0, 8)
+			pm := Matrix{Type: Q4_0, Rows: rows, Cols: cols, Data: data, packed: true, group: 8}
+			x := make([]float32, n*cols)
+			for i := range x {
+				x[i] = float32(r.NormFloat64())
+			}
+			want := make([]float32, n*rows)
+			got := make([]float32, n*rows)
+			matMul(p, want, m, x, n, &ks)
+			matMul(p, got, pm, x, n, &ks)
+			same(t, "AVX2 MatMul", rows*100+n, want, got)
+		}
+	}
+}
