@@ -55,14 +55,15 @@ type kqRows struct {
 	// set has none.
 	tile8 func(out []float32, ostride int, w []byte, wstride int, x []byte, xstride int, nb int)
 
-	// The kernels over packed weights (Q4_K only, nil otherwise): w is
-	// one packed group of packGroupQ4_K rows (pack.go), the activations
-	// Q8_K blocks expanded by expand into xblock-byte blocks. prows
-	// computes out[0:packGroupQ4_K] for one token, ptile8 the tile of
-	// those rows and eight tokens, out[t*ostride+r] for token t at
-	// xx[t*xstride:].
+	// The kernels over packed weights (Q4_K and Q6_K, nil otherwise): w
+	// is one packed group of packGroupQ4_K rows, pblock bytes per block
+	// (pack.go), the activations Q8_K blocks expanded by expand into
+	// xblock-byte blocks. prows computes out[0:packGroupQ4_K] for one
+	// token, ptile8 the tile of those rows and eight tokens,
+	// out[t*ostride+r] for token t at xx[t*xstride:].
 	expand func(dst, src []byte, nb int)
 	xblock int
+	pblock int
 	prows  func(out []float32, w []byte, xx []byte, nb int)
 	ptile8 func(out []float32, ostride int, w []byte, xx []byte, xstride int, nb int)
 }

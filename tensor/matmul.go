@@ -156,8 +156,11 @@ func matMul(p *Pool, out []float32, w Matrix, x []float32, n int, ks *kernelSet)
 	}
 	switch {
 	case w.Cols == 0:
-	case w.packed && w.Type == Q4_K:
+	case w.packed && (w.Type == Q4_K || w.Type == Q6_K):
 		job.kq = &ks.q4_K
+		if w.Type == Q6_K {
+			job.kq = &ks.q6_K
+		}
 		if job.kq.prows == nil {
 			panic("tensor: MatMul: a matrix packed for other kernels than the " + ks.name + " set's")
 		}
@@ -402,7 +405,7 @@ func (j *matmulJob) rowsQ8(lo, hi int) {
 }
 
 // rowsKQ computes rows [lo, hi) of a k-quant matrix with the multi-row
-// kernels: for a packed Q4_K matrix its groups of sixteen rows against
+// kernels: for a packed Q4_K or Q6_K matrix its groups of sixteen rows against
 // eight tokens, then one, at a time; otherwise (and for the rows after
 // the last group) four rows against eight, then four, tokens at a time where
 // there are tile kernels, the tokens in chunks that stay in cache while
@@ -425,7 +428,7 @@ func (j *matmulJob) rowsKQ(lo, hi int) {
 		// file's layout, after the groups, and take the kernels below.
 		const G = packGroupQ4_K
 		whole := rows / G * G
-		gsize := nb * blockQ4_Kx16
+		gsize := nb * k.pblock
 		for t0 := 0; t0 < j.n; t0 += chunk {
 			t1 := min(j.n, t0+chunk)
 			for r := lo; r+G <= min(hi, whole); r += G {

@@ -25,15 +25,15 @@ import (
 // kernels add up each row's block as the Q4_0 ones do (q8pack_amd64.s),
 // which is not the float order of Q8_0's file-layout kernels: the results
 // agree with theirs to rounding, not bit for bit, but a row's result never
-// depends on how many tokens a MatMul has. Q4_K has a layout of its own
-// (packQ4_K).
+// depends on how many tokens a MatMul has. Q4_K and Q6_K have layouts of
+// their own (packQ4_K, packQ6_K), in groups of sixteen rows.
 
 // Pack returns m with its rows packed for MatMul's fastest kernels on
 // this CPU, in new memory, or m itself when there are none for its type
-// (Q4_0 has packed kernels on x86-64 with AVX2, Q8_0 and Q4_K with
+// (Q4_0 has packed kernels on x86-64 with AVX2, Q8_0, Q4_K and Q6_K with
 // AVX-512 VNNI) or it has fewer rows than one group. MatMul reads the
 // packed matrix as one stream and gives the same results for it, bit for
-// bit for Q4_0 and Q4_K and to float rounding for Q8_0 (see above); Row
+// bit for Q4_0, Q4_K and Q6_K and to float rounding for Q8_0 (see above); Row
 // cannot be used on it.
 func Pack(m Matrix) Matrix {
 	if m.packed || m.Check() != nil {
@@ -56,6 +56,10 @@ func Pack(m Matrix) Matrix {
 		nb := m.Cols / QK_K
 		data = make([]byte, packedQ4_KBytes(m.Rows, nb))
 		packQ4_K(data, m.Data, m.Rows, nb)
+	case m.Type == Q6_K && k.q6_K.prows != nil && m.Rows >= packGroupQ4_K:
+		nb := m.Cols / QK_K
+		data = make([]byte, m.Rows*nb*blockQ6_K)
+		packQ6_K(data, m.Data, m.Rows, nb)
 	default:
 		return m
 	}
@@ -171,5 +175,81 @@ func expandQ8_KPacked(dst, src []byte, nb int) {
 			le.PutUint16(d[4+2*j:], uint16(bs))
 		}
 		copy(d[20:20+QK_K], s[q8KQsOff:q8KQsOff+QK_K])
+	}
+}
+
+// blockQ6_Kx16 is the size of one packed Q6_K block of sixteen rows, the
+// same as theirs in the file.
+const blockQ6_Kx16 = packGroupQ4_K * blockQ6_K
+
+// packQ6_K packs the Q6_K matrix src (rows of nb blocks) into dst, of the
+// same size, in groups of G = 16 rows. A group's block b is blockQ6_Kx16
+// bytes: the rows' d (fp16) side by side; their int8 scales, sc[j][r] for
+// sub-block j (16 quants) of row r (at 2G); then, at 18G, for each
+// sub-block 12G bytes: L0, L1 and H, 4G bytes each, whose bytes 4r+k
+// (k = 0..3) hold quants 4g+k of row r's sub-block: L0 their low four
+// bits for g = 0 (low nibble) and g = 1 (high nibble), L1 for g = 2 and
+// 3, and H their top two bits, g = 0 in bits 4-5, 1 in 6-7, 2 in 0-1 and
+// 3 in 2-3. The values are unchanged.
+func packQ6_K(dst, src []byte, rows, nb int) {
+	const G = packGroupQ4_K
+	wrow := nb * blockQ6_K
+	if len(src) < rows*wrow || len(dst) < rows*wrow {
+		panic(fmt.Sprintf("tensor: pack: %d rows of %d Q6_K blocks: have %d and %d bytes", rows, nb, len(src), len(dst)))
+	}
+	var q [QK_K]uint8
+	whole := rows / G * G
+	for g := 0; g < whole; g += G {
+		for b := range nb {
+			pb := dst[(g/G*nb+b)*blockQ6_Kx16:][:blockQ6_Kx16]
+			for r := range G {
+				blk := src[(g+r)*wrow+b*blockQ6_K:][:blockQ6_K]
+				ql, qh, sc := blk[0:128], blk[128:192], blk[192:208]
+				for h := range 2 {
+					for l := range 32 {
+						lo0, lo1, hi := ql[64*h+l], ql[64*h+l+32], qh[32*h+l]
+						q[128*h+l] = lo0&0xf | (hi&3)<<4
+						q[128*h+l+32] = lo1&0xf | (hi>>2&3)<<4
+						q[128*h+l+64] = lo0>>4 | (hi>>4&3)<<4
+						q[128*h+l+96] = lo1>>4 | (hi>>6&3)<<4
+					}
+				}
+				pb[2*r], pb[2*r+1] = blk[208], blk[209]
+				for j := range 16 {
+					pb[2*G+G*j+r] = sc[j]
+					sub := q[16*j:][:16]
+					v := pb[18*G+12*G*j:][:12*G]
+					for k := range 4 {
+						l0, l1 := v[4*r+k:], v[4*G+4*r+k:]
+						h := v[8*G+4*r+k:]
+						l0[0] = sub[k]&0xf | (sub[4+k]&0xf)<<4
+						l1[0] = sub[8+k]&0xf | (sub[12+k]&0xf)<<4
+						h[0] = sub[k]>>4<<4 | sub[4+k]>>4<<6 | sub[8+k]>>4 | sub[12+k]>>4<<2
+					}
+				}
+			}
+		}
+	}
+	copy(dst[whole*wrow:rows*wrow], src[whole*wrow:rows*wrow])
+}
+
+// blockQ8_KQ6 is the size of a Q8_K block expanded by expandQ8_KQ6.
+const blockQ8_KQ6 = 4 + 16*20
+
+// expandQ8_KQ6 expands nb Q8_K blocks from src into dst for the packed
+// Q6_K kernels: d float32, then for each of the 16 sub-blocks -32 times
+// the sum of its quants (int32, the offset of Q6_K's quants) and its 16
+// quants.
+func expandQ8_KQ6(dst, src []byte, nb int) {
+	_, _ = dst[nb*blockQ8_KQ6-1], src[nb*blockQ8_K-1]
+	le := binary.LittleEndian
+	for b := range nb {
+		s, d := src[b*blockQ8_K:][:blockQ8_K], dst[b*blockQ8_KQ6:][:blockQ8_KQ6]
+		copy(d[:4], s[:4])
+		for j := range 16 {
+			bs := int32(int16(le.Uint16(s[q8KSumsOff+2*j:])))
+			le.PutUint32(d[4+20*j:], uint32(-32*bs))
+			copy(d[8+20*j:][:16], s[q8KQsOff+16*j:])
+		}
 	}
 }

@@ -113,3 +113,25 @@ func q4KPackedTile8VNNIGo(out []float32, ostride int, w []byte, xx []byte, xstri
 	_, _, _ = out[7*ostride+15], w[nb*blockQ4_Kx16-1], xx[7*xstride+nb*blockQ8_KP-1]
 	q4KPackedTile8VNNI(out, ostride, w, xx, xstride, nb)
 }
+
+//go:noescape
+func q6KPackedRows16VNNI(out []float32, w []byte, xx []byte, nb int)
+
+//go:noescape
+func q6KPackedTile8VNNI(out []float32, ostride int, w []byte, xx []byte, xstride int, nb int)
+
+func q6KPackedRows16VNNIGo(out []float32, w []byte, xx []byte, nb int) {
+	if nb <= 0 {
+		panic("tensor: packed Q6_K rows: bad block count")
+	}
+	_, _, _ = out[15], w[nb*blockQ6_Kx16-1], xx[nb*blockQ8_KQ6-1]
+	q6KPackedRows16VNNI(out, w, xx, nb)
+}
+
+func q6KPackedTile8VNNIGo(out []float32, ostride int, w []byte, xx []byte, xstride int, nb int) {
+	if nb <= 0 || ostride < 16 || xstride < nb*blockQ8_KQ6 {
+		panic("tensor: packed Q6_K tile8: bad block count or stride")
+	}
+	_, _, _ = out[7*ostride+15], w[nb*blockQ6_Kx16-1], xx[7*xstride+nb*blockQ8_KQ6-1]
+	q6KPackedTile8VNNI(out, ostride, w, xx, xstride, nb)
+}
