@@ -11,10 +11,11 @@
 // dot products, as llama.cpp's CPU backend does, so that results track
 // llama.cpp's rather than exact products.
 //
-// Pack rearranges Q4_0, Q8_0 and Q4_K weight matrices, once at load time,
-// into groups of interleaved rows (eight with AVX2, sixteen with AVX-512,
-// one row per 32-bit lane) that the x86-64 kernels read as one stream;
-// results do not change, but for packed Q8_0's float order (see Pack).
+// Pack rearranges Q4_0, Q8_0, Q4_K and Q6_K weight matrices, once at
+// load time, into groups of interleaved rows (eight with AVX2, sixteen
+// with AVX-512, one row per 32-bit lane) that the x86-64 kernels read as
+// one stream; results do not change, but for packed Q8_0's float order
+// (see Pack).
 // A Pool of persistent threads splits each
 // kernel's work; its workers spin briefly between jobs, and through a
 // whole generation while held (Pool.Hold), because on virtual machines
