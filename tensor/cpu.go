@@ -59,13 +59,14 @@ type kqRows struct {
 	// is one packed group of packGroupQ4_K rows, pblock bytes per block
 	// (pack.go), the activations Q8_K blocks expanded by expand into
 	// xblock-byte blocks. prows computes out[0:packGroupQ4_K] for one
-	// token, ptile8 the tile of those rows and eight tokens,
-	// out[t*ostride+r] for token t at xx[t*xstride:].
+	// token, ptile8 and ptile4 the tiles of those rows and eight or four
+	// tokens, out[t*ostride+r] for token t at xx[t*xstride:].
 	expand func(dst, src []byte, nb int)
 	xblock int
 	pblock int
 	prows  func(out []float32, w []byte, xx []byte, nb int)
 	ptile8 func(out []float32, ostride int, w []byte, xx []byte, xstride int, nb int)
+	ptile4 func(out []float32, ostride int, w []byte, xx []byte, xstride int, nb int)
 }
 
 // q8Rows are the multi-row kernels for one weight type whose activations

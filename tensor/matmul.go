@@ -406,7 +406,7 @@ func (j *matmulJob) rowsQ8(lo, hi int) {
 
 // rowsKQ computes rows [lo, hi) of a k-quant matrix with the multi-row
 // kernels: for a packed Q4_K or Q6_K matrix its groups of sixteen rows against
-// eight tokens, then one, at a time; otherwise (and for the rows after
+// eight tokens, then four, then one, at a time; otherwise (and for the rows after
 // the last group) four rows against eight, then four, tokens at a time where
 // there are tile kernels, the tokens in chunks that stay in cache while
 // the rows stream past; the other tokens with the four-row kernel over all
@@ -436,6 +436,9 @@ func (j *matmulJob) rowsKQ(lo, hi int) {
 				t := t0
 				for ; t+8 <= t1 && k.ptile8 != nil; t += 8 {
 					k.ptile8(out[t*rows+r:], rows, w, j.kx[t*j.xrow:(t+8)*j.xrow], j.xrow, nb)
+				}
+				for ; t+4 <= t1 && k.ptile4 != nil; t += 4 {
+					k.ptile4(out[t*rows+r:], rows, w, j.kx[t*j.xrow:(t+4)*j.xrow], j.xrow, nb)
 				}
 				for ; t < t1; t++ {
 					k.prows(out[t*rows+r:t*rows+r+G], w, j.kx[t*j.xrow:(t+1)*j.xrow], nb)

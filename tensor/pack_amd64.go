@@ -135,3 +135,29 @@ func q6KPackedTile8VNNIGo(out []float32, ostride int, w []byte, xx []byte, xstri
 	_, _, _ = out[7*ostride+15], w[nb*blockQ6_Kx16-1], xx[7*xstride+nb*blockQ8_KQ6-1]
 	q6KPackedTile8VNNI(out, ostride, w, xx, xstride, nb)
 }
+
+//go:noescape
+func q4KPackedTile4VNNI(out []float32, ostride int, w []byte, xx []byte, xstride int, nb int)
+
+//go:noescape
+func q6KPackedTile4VNNI(out []float32, ostride int, w []byte, xx []byte, xstride int, nb int)
+
+// checkKPackedTile4 checks a packed k-quant four-token tile's arguments:
+// sixteen rows of nb blocks of pblock bytes per group, xblock-byte
+// activation blocks.
+func checkKPackedTile4(out []float32, ostride int, w []byte, xx []byte, xstride, nb, pblock, xblock int) {
+	if nb <= 0 || ostride < 16 || xstride < nb*xblock {
+		panic("tensor: packed k-quant tile4: bad block count or stride")
+	}
+	_, _, _ = out[3*ostride+15], w[nb*pblock-1], xx[3*xstride+nb*xblock-1]
+}
+
+func q4KPackedTile4VNNIGo(out []float32, ostride int, w []byte, xx []byte, xstride int, nb int) {
+	checkKPackedTile4(out, ostride, w, xx, xstride, nb, blockQ4_Kx16, blockQ8_KP)
+	q4KPackedTile4VNNI(out, ostride, w, xx, xstride, nb)
+}
+
+func q6KPackedTile4VNNIGo(out []float32, ostride int, w []byte, xx []byte, xstride int, nb int) {
+	checkKPackedTile4(out, ostride, w, xx, xstride, nb, blockQ6_Kx16, blockQ8_KQ6)
+	q6KPackedTile4VNNI(out, ostride, w, xx, xstride, nb)
+}

@@ -283,3 +283,97 @@ kt8pairs:
 	KOUT(448)
 	VZEROUPPER
 	RET
+
+// KTOK4(H): sub-block 2i+H against the four tokens at DI, R8..R10.
+#define KTOK4(H) \
+	KTOK(DI, H, Z24, Z16); \
+	KTOK(R8, H, Z25, Z17); \
+	KTOK(R9, H, Z26, Z18); \
+	KTOK(R10, H, Z27, Z19)
+
+// KFIN4 is KFIN with b at OFF+256, for the four-token frame.
+#define KFIN4(X, S, OFF) \
+	KMSUM(X, Z4); \
+	VCVTDQ2PS   S, S; \
+	VCVTDQ2PS   Z4, Z4; \
+	VMULPS.BCST (X), Z9, Z5; \
+	VMULPS.BCST (X), Z10, Z6; \
+	VMOVUPS     OFF(SP), Z7; \
+	VFMADD231PS S, Z5, Z7; \
+	VMOVUPS     Z7, OFF(SP); \
+	VMOVUPS     (OFF+256)(SP), Z7; \
+	VFMADD231PS Z4, Z6, Z7; \
+	VMOVUPS     Z7, (OFF+256)(SP)
+
+#define KOUT4(OFF) \
+	VMOVUPS OFF(SP), Z0; \
+	VSUBPS  (OFF+256)(SP), Z0, Z0; \
+	VMOVUPS Z0, (AX); \
+	ADDQ    DX, AX
+
+// func q4KPackedTile4VNNI(out []float32, ostride int, w []byte, xx []byte, xstride int, nb int)
+// Sixteen rows, four tokens at DI, R8..R10.
+TEXT ·q4KPackedTile4VNNI(SB), 0, $512-96
+	MOVQ w_base+32(FP), SI
+	MOVQ xx_base+56(FP), DI
+	MOVQ xstride+80(FP), AX
+	LEAQ (DI)(AX*1), R8
+	LEAQ (R8)(AX*1), R9
+	LEAQ (R9)(AX*1), R10
+	MOVQ nb+88(FP), CX
+	VPBROADCASTD kpNib<>(SB), Z15
+	VPXORD  Z0, Z0, Z0
+	VMOVUPS Z0, 0(SP)
+	VMOVUPS Z0, 64(SP)
+	VMOVUPS Z0, 128(SP)
+	VMOVUPS Z0, 192(SP)
+	VMOVUPS Z0, 256(SP)
+	VMOVUPS Z0, 320(SP)
+	VMOVUPS Z0, 384(SP)
+	VMOVUPS Z0, 448(SP)
+
+kt4loop:
+	VPXORD Z16, Z16, Z16
+	VPXORD Z17, Z17, Z17
+	VPXORD Z18, Z18, Z18
+	VPXORD Z19, Z19, Z19
+	KSTART
+
+kt4pairs:
+	PREFETCHT0 8192(BX)
+	PREFETCHT0 8256(BX)
+	PREFETCHT0 8320(BX)
+	PREFETCHT0 8384(BX)
+	PREFETCHT0 8448(BX)
+	PREFETCHT0 8512(BX)
+	PREFETCHT0 8576(BX)
+	PREFETCHT0 8640(BX)
+	PREFETCHT0 8704(BX)
+	KLO
+	KTOK4(0)
+	KHI
+	KTOK4(1)
+	KNEXT(kt4pairs)
+
+	KMINS
+	KFIN4(DI, Z16, 0)
+	KFIN4(R8, Z17, 64)
+	KFIN4(R9, Z18, 128)
+	KFIN4(R10, Z19, 192)
+	ADDQ $2368, SI
+	ADDQ $280, DI
+	ADDQ $280, R8
+	ADDQ $280, R9
+	ADDQ $280, R10
+	DECQ CX
+	JNZ  kt4loop
+
+	MOVQ out_base+0(FP), AX
+	MOVQ ostride+24(FP), DX
+	SHLQ $2, DX
+	KOUT4(0)
+	KOUT4(64)
+	KOUT4(128)
+	KOUT4(192)
+	VZEROUPPER
+	RET

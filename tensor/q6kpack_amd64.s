@@ -213,3 +213,65 @@ k6t8sub:
 	VMOVUPS Z31, (AX)
 	VZEROUPPER
 	RET
+
+// func q6KPackedTile4VNNI(out []float32, ostride int, w []byte, xx []byte, xstride int, nb int)
+// Sixteen rows, four tokens at DI, R8..R10; int sums in Z16..Z19, results
+// in Z24..Z27.
+TEXT ·q6KPackedTile4VNNI(SB), NOSPLIT, $0-96
+	MOVQ w_base+32(FP), SI
+	MOVQ xx_base+56(FP), DI
+	MOVQ xstride+80(FP), AX
+	LEAQ (DI)(AX*1), R8
+	LEAQ (R8)(AX*1), R9
+	LEAQ (R9)(AX*1), R10
+	MOVQ nb+88(FP), CX
+	VPBROADCASTD k6Lo<>(SB), Z15
+	VPBROADCASTD k6Hi<>(SB), Z14
+	VPXORD Z24, Z24, Z24
+	VPXORD Z25, Z25, Z25
+	VPXORD Z26, Z26, Z26
+	VPXORD Z27, Z27, Z27
+
+k6t4loop:
+	VPXORD Z16, Z16, Z16
+	VPXORD Z17, Z17, Z17
+	VPXORD Z18, Z18, Z18
+	VPXORD Z19, Z19, Z19
+	K6START
+
+k6t4sub:
+	PREFETCHT0 8192(BX)
+	PREFETCHT0 8256(BX)
+	PREFETCHT0 8320(BX)
+	K6UNPACK
+	K6TOK(DI, Z4, Z16)
+	K6TOK(R8, Z5, Z17)
+	K6TOK(R9, Z6, Z18)
+	K6TOK(R10, Z7, Z19)
+	K6NEXT(k6t4sub)
+
+	VCVTPH2PS (SI), Z9
+	K6FIN(DI, Z16, Z24)
+	K6FIN(R8, Z17, Z25)
+	K6FIN(R9, Z18, Z26)
+	K6FIN(R10, Z19, Z27)
+	ADDQ $3360, SI
+	ADDQ $324, DI
+	ADDQ $324, R8
+	ADDQ $324, R9
+	ADDQ $324, R10
+	DECQ CX
+	JNZ  k6t4loop
+
+	MOVQ    out_base+0(FP), AX
+	MOVQ    ostride+24(FP), DX
+	SHLQ    $2, DX
+	VMOVUPS Z24, (AX)
+	ADDQ    DX, AX
+	VMOVUPS Z25, (AX)
+	ADDQ    DX, AX
+	VMOVUPS Z26, (AX)
+	ADDQ    DX, AX
+	VMOVUPS Z27, (AX)
+	VZEROUPPER
+	RET
