@@ -9,18 +9,18 @@ import (
 )
 
 // TestPackedMatchesFileLayout checks that the packed weights Load makes
-// give the logits of the file's own layout (bit for bit for Q4_0, Q4_K and Q6_K,
+// give the logits of the file's own layout (bit for bit for Q4_0 and the k-quants,
 // to float rounding for Q8_0), in prefill and in decode, with one thread and two,
 // and that a position's logits do not depend on the batching.
 func TestPackedMatchesFileLayout(t *testing.T) {
-	for _, ty := range []tensor.Type{tensor.Q4_0, tensor.Q8_0, tensor.Q4_K, tensor.Q6_K} {
+	for _, ty := range []tensor.Type{tensor.Q4_0, tensor.Q8_0, tensor.Q4_K, tensor.Q5_K, tensor.Q6_K} {
 		t.Run(ty.String(), func(t *testing.T) { testPackedMatchesFileLayout(t, ty) })
 	}
 }
 
 func testPackedMatchesFileLayout(t *testing.T, ty tensor.Type) {
 	cfg := llamatest.RandomConfig{Embd: 128, FF: 200, Layers: 2, Heads: 4, KVHeads: 2, Vocab: 300, Seed: 31, Type: ty}
-	if ty == tensor.Q4_K || ty == tensor.Q6_K { // rows of whole 256-element blocks
+	if ty == tensor.Q4_K || ty == tensor.Q5_K || ty == tensor.Q6_K { // rows of whole 256-element blocks
 		cfg.Embd, cfg.FF = 256, 512
 	}
 	f, packed := randomModel(t, cfg)

@@ -55,7 +55,7 @@ type kqRows struct {
 	// set has none.
 	tile8 func(out []float32, ostride int, w []byte, wstride int, x []byte, xstride int, nb int)
 
-	// The kernels over packed weights (Q4_K and Q6_K, nil otherwise): w
+	// The kernels over packed weights (nil if none): w
 	// is one packed group of packGroupQ4_K rows, pblock bytes per block
 	// (pack.go), the activations Q8_K blocks expanded by expand into
 	// xblock-byte blocks. prows computes out[0:packGroupQ4_K] for one

@@ -110,7 +110,10 @@ func avx512Kernels() kernelSet {
 		permute: permuteQ8K, rows4: rows4Q4_KVNNIGo, tile4: tile4Q4_KVNNIGo, tile8: tile8Q4_KVNNIGo,
 		expand: expandQ8_KPacked, xblock: blockQ8_KP, pblock: blockQ4_Kx16, prows: q4KPackedRows16VNNIGo, ptile8: q4KPackedTile8VNNIGo, ptile4: q4KPackedTile4VNNIGo,
 	}
-	k.q5_K = kqRows{permute: permuteQ8K, rows4: rows4Q5_KVNNIGo, tile4: tile4Q5_KVNNIGo}
+	k.q5_K = kqRows{
+		permute: permuteQ8K, rows4: rows4Q5_KVNNIGo, tile4: tile4Q5_KVNNIGo,
+		expand: expandQ8_KPacked, xblock: blockQ8_KP, pblock: blockQ5_Kx16, prows: q5KPackedRows16VNNIGo, ptile8: q5KPackedTile8VNNIGo,
+	}
 	k.q6_K = kqRows{
 		rows4: rows4Q6_KVNNIGo, tile4: tile4Q6_KVNNIGo,
 		expand: expandQ8_KQ6, xblock: blockQ8_KQ6, pblock: blockQ6_Kx16, prows: q6KPackedRows16VNNIGo, ptile8: q6KPackedTile8VNNIGo, ptile4: q6KPackedTile4VNNIGo,

@@ -11,7 +11,7 @@
 // dot products, as llama.cpp's CPU backend does, so that results track
 // llama.cpp's rather than exact products.
 //
-// Pack rearranges Q4_0, Q8_0, Q4_K and Q6_K weight matrices, once at
+// Pack rearranges Q4_0, Q8_0, Q4_K, Q5_K and Q6_K weight matrices, once at
 // load time, into groups of interleaved rows (eight with AVX2, sixteen
 // with AVX-512, one row per 32-bit lane) that the x86-64 kernels read as
 // one stream; results do not change, but for packed Q8_0's float order

@@ -156,9 +156,13 @@ func matMul(p *Pool, out []float32, w Matrix, x []float32, n int, ks *kernelSet)
 	}
 	switch {
 	case w.Cols == 0:
-	case w.packed && (w.Type == Q4_K || w.Type == Q6_K):
-		job.kq = &ks.q4_K
-		if w.Type == Q6_K {
+	case w.packed && (w.Type == Q4_K || w.Type == Q5_K || w.Type == Q6_K):
+		switch w.Type {
+		case Q4_K:
+			job.kq = &ks.q4_K
+		case Q5_K:
+			job.kq = &ks.q5_K
+		default:
 			job.kq = &ks.q6_K
 		}
 		if job.kq.prows == nil {
@@ -405,7 +409,7 @@ func (j *matmulJob) rowsQ8(lo, hi int) {
 }
 
 // rowsKQ computes rows [lo, hi) of a k-quant matrix with the multi-row
-// kernels: for a packed Q4_K or Q6_K matrix its groups of sixteen rows against
+// kernels: for a packed k-quant matrix its groups of sixteen rows against
 // eight tokens, then four, then one, at a time; otherwise (and for the rows after
 // the last group) four rows against eight, then four, tokens at a time where
 // there are tile kernels, the tokens in chunks that stay in cache while

@@ -25,15 +25,16 @@ import (
 // kernels add up each row's block as the Q4_0 ones do (q8pack_amd64.s),
 // which is not the float order of Q8_0's file-layout kernels: the results
 // agree with theirs to rounding, not bit for bit, but a row's result never
-// depends on how many tokens a MatMul has. Q4_K and Q6_K have layouts of
-// their own (packQ4_K, packQ6_K), in groups of sixteen rows.
+// depends on how many tokens a MatMul has. Q4_K, Q5_K and Q6_K have
+// layouts of their own (packQ4_K, packQ5_K, packQ6_K), in groups of
+// sixteen rows.
 
 // Pack returns m with its rows packed for MatMul's fastest kernels on
 // this CPU, in new memory, or m itself when there are none for its type
-// (Q4_0 has packed kernels on x86-64 with AVX2, Q8_0, Q4_K and Q6_K with
+// (Q4_0 has packed kernels on x86-64 with AVX2, Q8_0 and the k-quants with
 // AVX-512 VNNI) or it has fewer rows than one group. MatMul reads the
 // packed matrix as one stream and gives the same results for it, bit for
-// bit for Q4_0, Q4_K and Q6_K and to float rounding for Q8_0 (see above); Row
+// bit for Q4_0 and the k-quants and to float rounding for Q8_0 (see above); Row
 // cannot be used on it.
 func Pack(m Matrix) Matrix {
 	if m.packed || m.Check() != nil {
@@ -56,6 +57,10 @@ func Pack(m Matrix) Matrix {
 		nb := m.Cols / QK_K
 		data = make([]byte, packedQ4_KBytes(m.Rows, nb))
 		packQ4_K(data, m.Data, m.Rows, nb)
+	case m.Type == Q5_K && k.q5_K.prows != nil && m.Rows >= packGroupQ4_K:
+		nb := m.Cols / QK_K
+		data = make([]byte, packedQ5_KBytes(m.Rows, nb))
+		packQ5_K(data, m.Data, m.Rows, nb)
 	case m.Type == Q6_K && k.q6_K.prows != nil && m.Rows >= packGroupQ4_K:
 		nb := m.Cols / QK_K
 		data = make([]byte, m.Rows*nb*blockQ6_K)
@@ -129,17 +134,24 @@ func packedQ4_KBytes(rows, nb int) int {
 // row r's quants (low nibbles sub-block 2i, high nibbles 2i+1). The
 // values are unchanged.
 func packQ4_K(dst, src []byte, rows, nb int) {
+	packK(dst, src, rows, nb, blockQ4_K, 16, blockQ4_Kx16)
+}
+
+// packK packs the rows of Q4_K (qs at qsOff = 16) or Q5_K (qsOff = 48)
+// blocks of size bytes into groups of pblock bytes per block, laid out as
+// packQ4_K describes, and for Q5_K followed by the fifth bits (packQ5_K).
+func packK(dst, src []byte, rows, nb, size, qsOff, pblock int) {
 	const G = packGroupQ4_K
-	wrow := nb * blockQ4_K
-	if len(src) < rows*wrow || len(dst) < packedQ4_KBytes(rows, nb) {
-		panic(fmt.Sprintf("tensor: pack: %d rows of %d Q4_K blocks: have %d and %d bytes", rows, nb, len(src), len(dst)))
-	}
+	wrow := nb * size
 	whole := rows / G * G
+	if len(src) < rows*wrow || len(dst) < whole/G*nb*pblock+(rows-whole)*wrow {
+		panic(fmt.Sprintf("tensor: pack: %d rows of %d k-quant blocks: have %d and %d bytes", rows, nb, len(src), len(dst)))
+	}
 	for g := 0; g < whole; g += G {
 		for b := range nb {
-			pb := dst[(g/G*nb+b)*blockQ4_Kx16:][:blockQ4_Kx16]
+			pb := dst[(g/G*nb+b)*pblock:][:pblock]
 			for r := range G {
-				blk := src[(g+r)*wrow+b*blockQ4_K:][:blockQ4_K]
+				blk := src[(g+r)*wrow+b*size:][:size]
 				pb[2*r], pb[2*r+1] = blk[0], blk[1]
 				pb[2*G+2*r], pb[2*G+2*r+1] = blk[2], blk[3]
 				for j := range 8 {
@@ -149,13 +161,49 @@ func packQ4_K(dst, src []byte, rows, nb int) {
 				}
 				for i := range 4 {
 					for k := range 8 {
-						copy(pb[20*G+4*G*(8*i+k)+4*r:][:4], blk[16+32*i+4*k:])
+						copy(pb[20*G+4*G*(8*i+k)+4*r:][:4], blk[qsOff+32*i+4*k:])
+					}
+				}
+				if qsOff == 16 {
+					continue
+				}
+				// Q5_K: bit 2i+s of qh[l] is the fifth bit of quant l of
+				// sub-block 2i+s; it goes to bit l/4 of byte 4r+l%4 of
+				// Q[i][s].
+				qh := blk[16:48]
+				for i := range 4 {
+					for s := range 2 {
+						q := pb[148*G+4*G*(2*i+s)+4*r:][:4]
+						clear(q)
+						for l := range 32 {
+							q[l%4] |= (qh[l] >> (2*i + s) & 1) << (l / 4)
+						}
 					}
 				}
 			}
 		}
 	}
-	copy(dst[whole/G*nb*blockQ4_Kx16:], src[whole*wrow:rows*wrow])
+	copy(dst[whole/G*nb*pblock:], src[whole*wrow:rows*wrow])
+}
+
+// blockQ5_Kx16 is the size of one packed Q5_K block of sixteen rows: the
+// packed Q4_K block and the fifth bits, 4 bytes more per row than the
+// file's 176.
+const blockQ5_Kx16 = blockQ4_Kx16 + packGroupQ4_K*32
+
+// packedQ5_KBytes is the size of a packed Q5_K matrix.
+func packedQ5_KBytes(rows, nb int) int {
+	whole := rows / packGroupQ4_K
+	return whole*nb*blockQ5_Kx16 + (rows-whole*packGroupQ4_K)*nb*blockQ5_K
+}
+
+// packQ5_K packs the Q5_K matrix src into dst, of packedQ5_KBytes bytes:
+// each group's block is laid out as packQ4_K's (the low four bits of the
+// quants in V), followed at 148G by the fifth bits, Q[i][s] for pair i
+// and its sub-block 2i+s, 4G bytes each: bit g of byte 4r+k is the fifth
+// bit of quant 4g+k of the sub-block of row r.
+func packQ5_K(dst, src []byte, rows, nb int) {
+	packK(dst, src, rows, nb, blockQ5_K, 48, blockQ5_Kx16)
 }
 
 // blockQ8_KP is the size of a Q8_K block expanded by expandQ8_KPacked.

@@ -161,3 +161,25 @@ func q6KPackedTile4VNNIGo(out []float32, ostride int, w []byte, xx []byte, xstri
 	checkKPackedTile4(out, ostride, w, xx, xstride, nb, blockQ6_Kx16, blockQ8_KQ6)
 	q6KPackedTile4VNNI(out, ostride, w, xx, xstride, nb)
 }
+
+//go:noescape
+func q5KPackedRows16VNNI(out []float32, w []byte, xx []byte, nb int)
+
+//go:noescape
+func q5KPackedTile8VNNI(out []float32, ostride int, w []byte, xx []byte, xstride int, nb int)
+
+func q5KPackedRows16VNNIGo(out []float32, w []byte, xx []byte, nb int) {
+	if nb <= 0 {
+		panic("tensor: packed Q5_K rows: bad block count")
+	}
+	_, _, _ = out[15], w[nb*blockQ5_Kx16-1], xx[nb*blockQ8_KP-1]
+	q5KPackedRows16VNNI(out, w, xx, nb)
+}
+
+func q5KPackedTile8VNNIGo(out []float32, ostride int, w []byte, xx []byte, xstride int, nb int) {
+	if nb <= 0 || ostride < 16 || xstride < nb*blockQ8_KP {
+		panic("tensor: packed Q5_K tile8: bad block count or stride")
+	}
+	_, _, _ = out[7*ostride+15], w[nb*blockQ5_Kx16-1], xx[7*xstride+nb*blockQ8_KP-1]
+	q5KPackedTile8VNNI(out, ostride, w, xx, xstride, nb)
+}

@@ -193,14 +193,15 @@ func BenchmarkPackedQ4_0(b *testing.B) {
 // as for the file's layout (Q4_0) or as packedQ8_0Want (Q8_0), over row counts with and without a tail of
 // unpacked rows, one token and many, and one thread and two.
 func TestMatMulPacked(t *testing.T) {
-	for _, ty := range []Type{Q4_0, Q8_0, Q4_K, Q6_K} {
+	for _, ty := range []Type{Q4_0, Q8_0, Q4_K, Q5_K, Q6_K} {
 		t.Run(ty.String(), func(t *testing.T) { testMatMulPacked(t, ty) })
 	}
 }
 
 func testMatMulPacked(t *testing.T, ty Type) {
 	if ty == Q4_0 && kernels.q4_0.prows == nil || ty == Q8_0 && kernels.q8_0.prows == nil ||
-		ty == Q4_K && kernels.q4_K.prows == nil || ty == Q6_K && kernels.q6_K.prows == nil {
+		ty == Q4_K && kernels.q4_K.prows == nil || ty == Q5_K && kernels.q5_K.prows == nil ||
+		ty == Q6_K && kernels.q6_K.prows == nil {
 		t.Skip("no packed kernels for " + ty.String() + " in the " + kernels.name + " set")
 	}
 	r := rand.New(rand.NewPCG(76, 77))
@@ -210,7 +211,7 @@ func testMatMulPacked(t *testing.T, ty Type) {
 		group = kernels.q4_0.pgroup
 	case Q8_0:
 		group = kernels.q8_0.pgroup
-	case Q4_K, Q6_K:
+	case Q4_K, Q5_K, Q6_K:
 		group = packGroupQ4_K
 	}
 	sizes := []int{group, group + 5, 64, 100}
@@ -219,7 +220,7 @@ func testMatMulPacked(t *testing.T, ty Type) {
 		for _, rows := range sizes {
 			for _, n := range []int{1, 3, 4, 8, 13, 17} {
 				cols := 96
-				if ty == Q4_K || ty == Q6_K {
+				if ty == Q4_K || ty == Q5_K || ty == Q6_K {
 					cols = 512
 				}
 				m, _ := randomMatrix(t, r, ty, rows, cols)
@@ -257,9 +258,9 @@ func testMatMulPacked(t *testing.T, ty Type) {
 	if Pack(small).Packed() {
 		t.Errorf("a matrix of %d rows was packed", group-1)
 	}
-	q5, _ := randomMatrix(t, r, Q5_K, 16, 256)
-	if Pack(q5).Packed() {
-		t.Error("a Q5_K matrix was packed")
+	q3, _ := randomMatrix(t, r, Q3_K, 16, 256)
+	if Pack(q3).Packed() {
+		t.Error("a Q3_K matrix was packed")
 	}
 }
 
