@@ -112,7 +112,7 @@ func avx512Kernels() kernelSet {
 	}
 	k.q5_K = kqRows{
 		permute: permuteQ8K, rows4: rows4Q5_KVNNIGo, tile4: tile4Q5_KVNNIGo,
-		expand: expandQ8_KPacked, xblock: blockQ8_KP, pblock: blockQ5_Kx16, prows: q5KPackedRows16VNNIGo, ptile8: q5KPackedTile8VNNIGo,
+		expand: expandQ8_KPacked, xblock: blockQ8_KP, pblock: blockQ5_Kx16, prows: q5KPackedRows16VNNIGo, ptile8: q5KPackedTile8VNNIGo, ptile4: q5KPackedTile4VNNIGo,
 	}
 	k.q6_K = kqRows{
 		rows4: rows4Q6_KVNNIGo, tile4: tile4Q6_KVNNIGo,

@@ -183,3 +183,11 @@ func q5KPackedTile8VNNIGo(out []float32, ostride int, w []byte, xx []byte, xstri
 	_, _, _ = out[7*ostride+15], w[nb*blockQ5_Kx16-1], xx[7*xstride+nb*blockQ8_KP-1]
 	q5KPackedTile8VNNI(out, ostride, w, xx, xstride, nb)
 }
+
+//go:noescape
+func q5KPackedTile4VNNI(out []float32, ostride int, w []byte, xx []byte, xstride int, nb int)
+
+func q5KPackedTile4VNNIGo(out []float32, ostride int, w []byte, xx []byte, xstride int, nb int) {
+	checkKPackedTile4(out, ostride, w, xx, xstride, nb, blockQ5_Kx16, blockQ8_KP)
+	q5KPackedTile4VNNI(out, ostride, w, xx, xstride, nb)
+}
