@@ -12,17 +12,16 @@ type Matrix struct {
 	Rows, Cols int
 	Data       []byte
 
-	packed bool // rows in groups of group, see Pack
-	group  int
+	group int // rows per packed group, 0 if not packed (see Pack)
 }
 
 // Packed reports whether m's rows are packed (see Pack).
-func (m Matrix) Packed() bool { return m.packed }
+func (m Matrix) Packed() bool { return m.group > 0 }
 
 // Row returns the bytes of row i. It panics for a packed matrix, whose
 // rows are interleaved.
 func (m Matrix) Row(i int) []byte {
-	if m.packed {
+	if m.Packed() {
 		panic("tensor: Matrix.Row of a packed matrix")
 	}
 	rb, err := m.Type.RowBytes(m.Cols)
@@ -156,7 +155,7 @@ func matMul(p *Pool, out []float32, w Matrix, x []float32, n int, ks *kernelSet)
 	}
 	switch {
 	case w.Cols == 0:
-	case w.packed && (w.Type == Q4_K || w.Type == Q5_K || w.Type == Q6_K):
+	case w.Packed() && (w.Type == Q4_K || w.Type == Q5_K || w.Type == Q6_K):
 		switch w.Type {
 		case Q4_K:
 			job.kq = &ks.q4_K
@@ -168,7 +167,7 @@ func matMul(p *Pool, out []float32, w Matrix, x []float32, n int, ks *kernelSet)
 		if job.kq.prows == nil {
 			panic("tensor: MatMul: a matrix packed for other kernels than the " + ks.name + " set's")
 		}
-	case w.packed:
+	case w.Packed():
 		job.q8 = &ks.q4_0
 		if w.Type == Q8_0 {
 			job.q8 = &ks.q8_0
@@ -199,9 +198,9 @@ func matMul(p *Pool, out []float32, w Matrix, x []float32, n int, ks *kernelSet)
 			size = (size + 3) &^ 3
 			nb := w.Cols / qk8_0
 			xsize := 0
-			if job.q8.rows8 != nil || w.packed {
+			if job.q8.rows8 != nil || w.Packed() {
 				job.group = 8
-				if w.packed {
+				if w.Packed() {
 					job.group = job.q8.pgroup
 				}
 				job.xrow = nb * job.q8.xblock
@@ -217,7 +216,7 @@ func matMul(p *Pool, out []float32, w Matrix, x []float32, n int, ks *kernelSet)
 			// and the packed kernels' expanded blocks after those.
 			job.group = 4
 			xsize := 0
-			if w.packed {
+			if w.Packed() {
 				job.group = packGroupQ4_K
 				job.xrow = w.Cols / QK_K * job.kq.xblock
 				xsize = n * job.xrow
@@ -295,7 +294,7 @@ func (j *matmulJob) convert(lo, hi int) {
 		if j.kq != nil && j.kq.permute != nil {
 			j.kq.permute(j.xx[i*j.arow:(i+1)*j.arow], a, cols/QK_K)
 		}
-		if j.kq != nil && j.w.packed {
+		if j.kq != nil && j.w.Packed() {
 			j.kq.expand(j.kx[i*j.xrow:(i+1)*j.xrow], a, cols/QK_K)
 		}
 	}
@@ -355,7 +354,7 @@ func (j *matmulJob) rowsQ8(lo, hi int) {
 	for t0 := 0; t0 < j.n; t0 += chunk {
 		t1 := min(j.n, t0+chunk)
 		r := lo
-		if j.w.packed {
+		if j.w.Packed() {
 			// Whole groups of pgroup rows are packed, in the bytes the
 			// rows had; the rows after the last one keep the file's
 			// layout and take the kernels below.
@@ -427,7 +426,7 @@ func (j *matmulJob) rowsKQ(lo, hi int) {
 	}
 	chunk := max(8, actChunk/arow&^7)
 	base := 0 // row whose bytes start data
-	if j.w.packed {
+	if j.w.Packed() {
 		// Whole groups are packed; the rows after the last one keep the
 		// file's layout, after the groups, and take the kernels below.
 		const G = packGroupQ4_K

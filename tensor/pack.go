@@ -37,7 +37,7 @@ import (
 // bit for Q4_0 and the k-quants and to float rounding for Q8_0 (see above); Row
 // cannot be used on it.
 func Pack(m Matrix) Matrix {
-	if m.packed || m.Check() != nil {
+	if m.Packed() || m.Check() != nil {
 		return m
 	}
 	var data []byte
@@ -68,7 +68,7 @@ func Pack(m Matrix) Matrix {
 	default:
 		return m
 	}
-	return Matrix{Type: m.Type, Rows: m.Rows, Cols: m.Cols, Data: data, packed: true, group: group}
+	return Matrix{Type: m.Type, Rows: m.Rows, Cols: m.Cols, Data: data, group: group}
 }
 
 // packQ8_0 is packQ4_0 for Q8_0, each weight byte biased by 128.

@@ -310,7 +310,7 @@ func TestMatMulPackedAVX2(t *testing.T) {
 			m, _ := randomMatrix(t, r, Q4_0, rows, cols)
 			data := make([]byte, len(m.Data))
 			packQ4_0(data, m.Data, rows, cols/qk4_0, 8)
-			pm := Matrix{Type: Q4_0, Rows: rows, Cols: cols, Data: data, packed: true, group: 8}
+			pm := Matrix{Type: Q4_0, Rows: rows, Cols: cols, Data: data, group: 8}
 			x := make([]float32, n*cols)
 			for i := range x {
 				x[i] = float32(r.NormFloat64())
