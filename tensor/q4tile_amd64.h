@@ -1,7 +1,9 @@
 // Constants and macros shared by q4_amd64.s and q4pack_amd64.s. Their
-// eight-row, eight-token Q4_0 tiles have the current block of eight rows
-// in the same registers (scales as float32 in Y13, low nibbles of V_0..V_3
-// in Y4..Y7, high nibbles in Y8..Y11) and differ only in how they load it.
+// eight-row Q4_0 kernels have the current block of eight rows in the same
+// registers (scales as float32 in Y13, low nibbles of V_0..V_3 in Y4..Y7,
+// high nibbles in Y8..Y11) and differ only in how they load it: the AVX2
+// one-token step (ROW8AVX2) is shared by both, the eight-token tile (TILE8
+// and its helpers) is q4_amd64.s's.
 //
 // Eight tokens: token t's expanded blocks at DI + t*R14, with R12 = 3*R14
 // and R13 = DI + 4*R14. Token t accumulates in Y(24+t), using Y(16+t) for
@@ -72,3 +74,41 @@ GLOBL q4nib<>(SB), RODATA|NOPTR, $4
 	VMOVUPS Y30, (AX); \
 	ADDQ    R8, AX; \
 	VMOVUPS Y31, (AX)
+
+// ROW8AVX2 accumulates the current block of the eight rows against the
+// token at DI into Y12 with AVX2 only: the byte products go through
+// VPMADDUBSW into int16 pairs, which stay below 2^15 summed over a block
+// (8 groups of 2*15*128), then VPMADDWD (Y14: int16 ones) makes them
+// int32, the block sums of (q-8)*x once the correction at 4(DI) is added.
+// Clobbers Y0..Y3 and Y13.
+#define ROW8AVX2 \
+	VPBROADCASTD 8(DI), Y0; \
+	VPMADDUBSW   Y0, Y4, Y2; \
+	VPBROADCASTD 12(DI), Y0; \
+	VPMADDUBSW   Y0, Y5, Y1; \
+	VPADDW       Y1, Y2, Y2; \
+	VPBROADCASTD 16(DI), Y0; \
+	VPMADDUBSW   Y0, Y6, Y1; \
+	VPADDW       Y1, Y2, Y2; \
+	VPBROADCASTD 20(DI), Y0; \
+	VPMADDUBSW   Y0, Y7, Y1; \
+	VPADDW       Y1, Y2, Y2; \
+	VPBROADCASTD 24(DI), Y0; \
+	VPMADDUBSW   Y0, Y8, Y3; \
+	VPBROADCASTD 28(DI), Y0; \
+	VPMADDUBSW   Y0, Y9, Y1; \
+	VPADDW       Y1, Y3, Y3; \
+	VPBROADCASTD 32(DI), Y0; \
+	VPMADDUBSW   Y0, Y10, Y1; \
+	VPADDW       Y1, Y3, Y3; \
+	VPBROADCASTD 36(DI), Y0; \
+	VPMADDUBSW   Y0, Y11, Y1; \
+	VPADDW       Y1, Y3, Y3; \
+	VPADDW       Y3, Y2, Y2; \
+	VPMADDWD     Y14, Y2, Y2; \
+	VPBROADCASTD 4(DI), Y0; \
+	VPADDD       Y0, Y2, Y2; \
+	VCVTDQ2PS    Y2, Y2; \
+	VBROADCASTSS (DI), Y0; \
+	VMULPS       Y0, Y13, Y13; \
+	VFMADD231PS  Y2, Y13, Y12
