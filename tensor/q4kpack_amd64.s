@@ -1,6 +1,7 @@
 //go:build !purego
 
 #include "textflag.h"
+#include "kpack_amd64.h"
 
 // Q4_K kernels over packed weights (see packQ4_K), AVX-512 VNNI, one lane
 // of a 512-bit vector per weight row: sixteen rows at a time.
@@ -63,52 +64,6 @@ GLOBL kpNib<>(SB), RODATA|NOPTR, $4
 	VPANDD    Z15, Z7, Z7; \
 	VPMOVZXBD 16(DX), Z8
 
-// KTOK(X, H, P, S): the token at X, sub-block 2i+H (in Z0..Z8): the
-// sixteen rows' sums into P, then S += P*sc.
-#define KTOK(X, H, P, S) \
-	VPXORD        P, P, P; \
-	VPDPBUSD.BCST (20+32*H)(X)(AX*1), Z0, P; \
-	VPDPBUSD.BCST (24+32*H)(X)(AX*1), Z1, P; \
-	VPDPBUSD.BCST (28+32*H)(X)(AX*1), Z2, P; \
-	VPDPBUSD.BCST (32+32*H)(X)(AX*1), Z3, P; \
-	VPDPBUSD.BCST (36+32*H)(X)(AX*1), Z4, P; \
-	VPDPBUSD.BCST (40+32*H)(X)(AX*1), Z5, P; \
-	VPDPBUSD.BCST (44+32*H)(X)(AX*1), Z6, P; \
-	VPDPBUSD.BCST (48+32*H)(X)(AX*1), Z7, P; \
-	VPMULLD       Z8, P, P; \
-	VPADDD        P, S, S
-
-// KPAIRS runs K over the four pairs of the block at SI.
-#define KSTART \
-	LEAQ 320(SI), BX; \
-	LEAQ 64(SI), DX; \
-	XORQ AX, AX
-
-#define KNEXT(L) \
-	ADDQ $512, BX; \
-	ADDQ $32, DX; \
-	ADDQ $64, AX; \
-	CMPQ AX, $256; \
-	JNE  L
-
-// KMINS loads the current block's mins as int16 pairs into Z0..Z3 and
-// its d and dmin as float32 into Z9 and Z10.
-#define KMINS \
-	VPMOVZXBW 192(SI), Z0; \
-	VPMOVZXBW 224(SI), Z1; \
-	VPMOVZXBW 256(SI), Z2; \
-	VPMOVZXBW 288(SI), Z3; \
-	VCVTPH2PS (SI), Z9; \
-	VCVTPH2PS 32(SI), Z10
-
-// KMSUM(X, M): the token at X's min sums of the sixteen rows into M.
-#define KMSUM(X, M) \
-	VPXORD        M, M, M; \
-	VPDPWSSD.BCST 4(X), Z0, M; \
-	VPDPWSSD.BCST 8(X), Z1, M; \
-	VPDPWSSD.BCST 12(X), Z2, M; \
-	VPDPWSSD.BCST 16(X), Z3, M
-
 // func q4KPackedRows16VNNI(out []float32, w []byte, xx []byte, nb int)
 TEXT ·q4KPackedRows16VNNI(SB), NOSPLIT, $0-80
 	MOVQ w_base+24(FP), SI
@@ -123,15 +78,7 @@ kr16loop:
 	KSTART
 
 kr16pairs:
-	PREFETCHT0 8192(BX)
-	PREFETCHT0 8256(BX)
-	PREFETCHT0 8320(BX)
-	PREFETCHT0 8384(BX)
-	PREFETCHT0 8448(BX)
-	PREFETCHT0 8512(BX)
-	PREFETCHT0 8576(BX)
-	PREFETCHT0 8640(BX)
-	PREFETCHT0 8704(BX)
+	KPF9
 	KLO
 	KTOK(DI, 0, Z24, Z16)
 	KHI
@@ -162,40 +109,27 @@ kr16pairs:
 	VZEROUPPER
 	RET
 
-// KTOK8(H): sub-block 2i+H against the eight tokens at DI, R8..R14, into
-// their int sums Z16..Z23.
-#define KTOK8(H) \
-	KTOK(DI, H, Z24, Z16); \
-	KTOK(R8, H, Z25, Z17); \
-	KTOK(R9, H, Z26, Z18); \
-	KTOK(R10, H, Z27, Z19); \
-	KTOK(R11, H, Z28, Z20); \
-	KTOK(R12, H, Z29, Z21); \
-	KTOK(R13, H, Z30, Z22); \
-	KTOK(R14, H, Z31, Z23)
-
-// KFIN(X, S, OFF): the float step of the token at X with int sum S; its
-// accumulators a and b live in the frame at OFF and OFF+512. Needs KMINS.
-#define KFIN(X, S, OFF) \
+// KFIN(X, S, A, B): the float step of the token at X with int sum S; its
+// accumulators a and b live in the frame at A and B. Needs KMINS.
+#define KFIN(X, S, A, B) \
 	KMSUM(X, Z4); \
 	VCVTDQ2PS   S, S; \
 	VCVTDQ2PS   Z4, Z4; \
 	VMULPS.BCST (X), Z9, Z5; \
 	VMULPS.BCST (X), Z10, Z6; \
-	VMOVUPS     OFF(SP), Z7; \
+	VMOVUPS     A(SP), Z7; \
 	VFMADD231PS S, Z5, Z7; \
-	VMOVUPS     Z7, OFF(SP); \
-	VMOVUPS     (OFF+512)(SP), Z7; \
+	VMOVUPS     Z7, A(SP); \
+	VMOVUPS     B(SP), Z7; \
 	VFMADD231PS Z4, Z6, Z7; \
-	VMOVUPS     Z7, (OFF+512)(SP)
+	VMOVUPS     Z7, B(SP)
 
-// KOUT(OFF): out[t] = a - b for the token whose accumulators are at OFF;
-// AX points at its outputs, then at the next token's.
-#define KOUT(OFF) \
-	VMOVUPS OFF(SP), Z0; \
-	VSUBPS  (OFF+512)(SP), Z0, Z0; \
-	VMOVUPS Z0, (AX); \
-	ADDQ    DX, AX
+// KOUT(A, B): out[t] = a - b for the token whose accumulators are at A
+// and B; AX points at its outputs, then at the next token's.
+#define KOUT(A, B) \
+	VMOVUPS A(SP), Z0; \
+	VSUBPS  B(SP), Z0, Z0; \
+	KSTORE(Z0)
 
 // func q4KPackedTile8VNNI(out []float32, ostride int, w []byte, xx []byte, xstride int, nb int)
 // Sixteen rows, eight tokens: token t's blocks at xx + t*xstride, in DI,
@@ -204,13 +138,7 @@ TEXT ·q4KPackedTile8VNNI(SB), 0, $1024-96
 	MOVQ w_base+32(FP), SI
 	MOVQ xx_base+56(FP), DI
 	MOVQ xstride+80(FP), AX
-	LEAQ (DI)(AX*1), R8
-	LEAQ (R8)(AX*1), R9
-	LEAQ (R9)(AX*1), R10
-	LEAQ (R10)(AX*1), R11
-	LEAQ (R11)(AX*1), R12
-	LEAQ (R12)(AX*1), R13
-	LEAQ (R13)(AX*1), R14
+	KPTRS8
 	MOVQ nb+88(FP), CX
 	VPBROADCASTD kpNib<>(SB), Z15
 	VPXORD  Z0, Z0, Z0
@@ -250,66 +178,32 @@ kt8pairs:
 	KNEXT(kt8pairs)
 
 	KMINS
-	KFIN(DI, Z16, 0)
-	KFIN(R8, Z17, 64)
-	KFIN(R9, Z18, 128)
-	KFIN(R10, Z19, 192)
-	KFIN(R11, Z20, 256)
-	KFIN(R12, Z21, 320)
-	KFIN(R13, Z22, 384)
-	KFIN(R14, Z23, 448)
+	KFIN(DI, Z16, 0, 512)
+	KFIN(R8, Z17, 64, 576)
+	KFIN(R9, Z18, 128, 640)
+	KFIN(R10, Z19, 192, 704)
+	KFIN(R11, Z20, 256, 768)
+	KFIN(R12, Z21, 320, 832)
+	KFIN(R13, Z22, 384, 896)
+	KFIN(R14, Z23, 448, 960)
 	ADDQ $2368, SI
-	ADDQ $280, DI
-	ADDQ $280, R8
-	ADDQ $280, R9
-	ADDQ $280, R10
-	ADDQ $280, R11
-	ADDQ $280, R12
-	ADDQ $280, R13
-	ADDQ $280, R14
+	KADV8(280)
 	DECQ CX
 	JNZ  kt8loop
 
 	MOVQ out_base+0(FP), AX
 	MOVQ ostride+24(FP), DX
 	SHLQ $2, DX
-	KOUT(0)
-	KOUT(64)
-	KOUT(128)
-	KOUT(192)
-	KOUT(256)
-	KOUT(320)
-	KOUT(384)
-	KOUT(448)
+	KOUT(0, 512)
+	KOUT(64, 576)
+	KOUT(128, 640)
+	KOUT(192, 704)
+	KOUT(256, 768)
+	KOUT(320, 832)
+	KOUT(384, 896)
+	KOUT(448, 960)
 	VZEROUPPER
 	RET
-
-// KTOK4(H): sub-block 2i+H against the four tokens at DI, R8..R10.
-#define KTOK4(H) \
-	KTOK(DI, H, Z24, Z16); \
-	KTOK(R8, H, Z25, Z17); \
-	KTOK(R9, H, Z26, Z18); \
-	KTOK(R10, H, Z27, Z19)
-
-// KFIN4 is KFIN with b at OFF+256, for the four-token frame.
-#define KFIN4(X, S, OFF) \
-	KMSUM(X, Z4); \
-	VCVTDQ2PS   S, S; \
-	VCVTDQ2PS   Z4, Z4; \
-	VMULPS.BCST (X), Z9, Z5; \
-	VMULPS.BCST (X), Z10, Z6; \
-	VMOVUPS     OFF(SP), Z7; \
-	VFMADD231PS S, Z5, Z7; \
-	VMOVUPS     Z7, OFF(SP); \
-	VMOVUPS     (OFF+256)(SP), Z7; \
-	VFMADD231PS Z4, Z6, Z7; \
-	VMOVUPS     Z7, (OFF+256)(SP)
-
-#define KOUT4(OFF) \
-	VMOVUPS OFF(SP), Z0; \
-	VSUBPS  (OFF+256)(SP), Z0, Z0; \
-	VMOVUPS Z0, (AX); \
-	ADDQ    DX, AX
 
 // func q4KPackedTile4VNNI(out []float32, ostride int, w []byte, xx []byte, xstride int, nb int)
 // Sixteen rows, four tokens at DI, R8..R10.
@@ -317,9 +211,7 @@ TEXT ·q4KPackedTile4VNNI(SB), 0, $512-96
 	MOVQ w_base+32(FP), SI
 	MOVQ xx_base+56(FP), DI
 	MOVQ xstride+80(FP), AX
-	LEAQ (DI)(AX*1), R8
-	LEAQ (R8)(AX*1), R9
-	LEAQ (R9)(AX*1), R10
+	KPTRS4
 	MOVQ nb+88(FP), CX
 	VPBROADCASTD kpNib<>(SB), Z15
 	VPXORD  Z0, Z0, Z0
@@ -340,15 +232,7 @@ kt4loop:
 	KSTART
 
 kt4pairs:
-	PREFETCHT0 8192(BX)
-	PREFETCHT0 8256(BX)
-	PREFETCHT0 8320(BX)
-	PREFETCHT0 8384(BX)
-	PREFETCHT0 8448(BX)
-	PREFETCHT0 8512(BX)
-	PREFETCHT0 8576(BX)
-	PREFETCHT0 8640(BX)
-	PREFETCHT0 8704(BX)
+	KPF9
 	KLO
 	KTOK4(0)
 	KHI
@@ -356,24 +240,21 @@ kt4pairs:
 	KNEXT(kt4pairs)
 
 	KMINS
-	KFIN4(DI, Z16, 0)
-	KFIN4(R8, Z17, 64)
-	KFIN4(R9, Z18, 128)
-	KFIN4(R10, Z19, 192)
+	KFIN(DI, Z16, 0, 256)
+	KFIN(R8, Z17, 64, 320)
+	KFIN(R9, Z18, 128, 384)
+	KFIN(R10, Z19, 192, 448)
 	ADDQ $2368, SI
-	ADDQ $280, DI
-	ADDQ $280, R8
-	ADDQ $280, R9
-	ADDQ $280, R10
+	KADV4(280)
 	DECQ CX
 	JNZ  kt4loop
 
 	MOVQ out_base+0(FP), AX
 	MOVQ ostride+24(FP), DX
 	SHLQ $2, DX
-	KOUT4(0)
-	KOUT4(64)
-	KOUT4(128)
-	KOUT4(192)
+	KOUT(0, 256)
+	KOUT(64, 320)
+	KOUT(128, 384)
+	KOUT(192, 448)
 	VZEROUPPER
 	RET

@@ -1,6 +1,7 @@
 //go:build !purego
 
 #include "textflag.h"
+#include "kpack_amd64.h"
 
 // Q5_K kernels over packed weights (see packQ5_K), AVX-512 VNNI, one lane
 // of a 512-bit vector per weight row: sixteen rows at a time.
@@ -60,51 +61,10 @@ GLOBL k5Bit<>(SB), RODATA|NOPTR, $4
 	K5HIG(448, VPSRLW, 3, Z7); \
 	VPMOVZXBD 16(DX), Z8
 
-// K5TOK(X, H, P, S): the token at X, sub-block 2i+H (in Z0..Z8): the
-// sixteen rows' sums into P, then S += P*sc.
-#define K5TOK(X, H, P, S) \
-	VPXORD        P, P, P; \
-	VPDPBUSD.BCST (20+32*H)(X)(AX*1), Z0, P; \
-	VPDPBUSD.BCST (24+32*H)(X)(AX*1), Z1, P; \
-	VPDPBUSD.BCST (28+32*H)(X)(AX*1), Z2, P; \
-	VPDPBUSD.BCST (32+32*H)(X)(AX*1), Z3, P; \
-	VPDPBUSD.BCST (36+32*H)(X)(AX*1), Z4, P; \
-	VPDPBUSD.BCST (40+32*H)(X)(AX*1), Z5, P; \
-	VPDPBUSD.BCST (44+32*H)(X)(AX*1), Z6, P; \
-	VPDPBUSD.BCST (48+32*H)(X)(AX*1), Z7, P; \
-	VPMULLD       Z8, P, P; \
-	VPADDD        P, S, S
-
-#define K5START \
-	LEAQ 320(SI), BX; \
-	LEAQ 64(SI), DX; \
-	XORQ AX, AX
-
-#define K5NEXT(L) \
-	ADDQ $512, BX; \
-	ADDQ $32, DX; \
-	ADDQ $64, AX; \
-	CMPQ AX, $256; \
-	JNE  L
-
-// K5MINS loads the block's mins as int16 pairs into Z0..Z3 and its d and
-// dmin as float32 into Z9 and Z10.
-#define K5MINS \
-	VPMOVZXBW 192(SI), Z0; \
-	VPMOVZXBW 224(SI), Z1; \
-	VPMOVZXBW 256(SI), Z2; \
-	VPMOVZXBW 288(SI), Z3; \
-	VCVTPH2PS (SI), Z9; \
-	VCVTPH2PS 32(SI), Z10
-
 // K5FIN(X, S, A): the token at X's float step into A (a register):
 // A = A + (d*dx)*float(S), then A = A - (dmin*dx)*float(msum).
 #define K5FIN(X, S, A) \
-	VPXORD        Z4, Z4, Z4; \
-	VPDPWSSD.BCST 4(X), Z0, Z4; \
-	VPDPWSSD.BCST 8(X), Z1, Z4; \
-	VPDPWSSD.BCST 12(X), Z2, Z4; \
-	VPDPWSSD.BCST 16(X), Z3, Z4; \
+	KMSUM(X, Z4); \
 	VCVTDQ2PS     S, S; \
 	VCVTDQ2PS     Z4, Z4; \
 	VMULPS.BCST   (X), Z9, Z5; \
@@ -125,32 +85,24 @@ TEXT ·q5KPackedRows16VNNI(SB), NOSPLIT, $0-80
 
 k5r16loop:
 	VPXORD Z16, Z16, Z16
-	K5START
+	KSTART
 
 k5r16pairs:
-	PREFETCHT0 8192(BX)
-	PREFETCHT0 8256(BX)
-	PREFETCHT0 8320(BX)
-	PREFETCHT0 8384(BX)
-	PREFETCHT0 8448(BX)
-	PREFETCHT0 8512(BX)
-	PREFETCHT0 8576(BX)
-	PREFETCHT0 8640(BX)
-	PREFETCHT0 8704(BX)
+	KPF9
 	PREFETCHT0 10560(SI)(AX*2)
 	PREFETCHT0 10624(SI)(AX*2)
 	K5LO
-	K5TOK(DI, 0, Z24, Z16)
+	KTOK(DI, 0, Z24, Z16)
 	K5HI
-	K5TOK(DI, 1, Z25, Z16)
-	K5NEXT(k5r16pairs)
+	KTOK(DI, 1, Z25, Z16)
+	KNEXT(k5r16pairs)
 
 	PREFETCHT0 8192(SI)
 	PREFETCHT0 8256(SI)
 	PREFETCHT0 8320(SI)
 	PREFETCHT0 8384(SI)
 	PREFETCHT0 8448(SI)
-	K5MINS
+	KMINS
 	K5FIN(DI, Z16, Z20)
 	ADDQ $2880, SI
 	ADDQ $280, DI
@@ -161,16 +113,6 @@ k5r16pairs:
 	VMOVUPS Z20, (AX)
 	VZEROUPPER
 	RET
-
-#define K5TOK8(H) \
-	K5TOK(DI, H, Z24, Z16); \
-	K5TOK(R8, H, Z25, Z17); \
-	K5TOK(R9, H, Z26, Z18); \
-	K5TOK(R10, H, Z27, Z19); \
-	K5TOK(R11, H, Z28, Z20); \
-	K5TOK(R12, H, Z29, Z21); \
-	K5TOK(R13, H, Z30, Z22); \
-	K5TOK(R14, H, Z31, Z23)
 
 // K5FINM(X, S, OFF): K5FIN with the accumulator in the frame at OFF.
 #define K5FINM(X, S, OFF) \
@@ -185,13 +127,7 @@ TEXT ·q5KPackedTile8VNNI(SB), 0, $512-96
 	MOVQ w_base+32(FP), SI
 	MOVQ xx_base+56(FP), DI
 	MOVQ xstride+80(FP), AX
-	LEAQ (DI)(AX*1), R8
-	LEAQ (R8)(AX*1), R9
-	LEAQ (R9)(AX*1), R10
-	LEAQ (R10)(AX*1), R11
-	LEAQ (R11)(AX*1), R12
-	LEAQ (R12)(AX*1), R13
-	LEAQ (R13)(AX*1), R14
+	KPTRS8
 	MOVQ nb+88(FP), CX
 	VPBROADCASTD k5Nib<>(SB), Z15
 	VPBROADCASTD k5Bit<>(SB), Z14
@@ -214,16 +150,16 @@ k5t8loop:
 	VPXORD Z21, Z21, Z21
 	VPXORD Z22, Z22, Z22
 	VPXORD Z23, Z23, Z23
-	K5START
+	KSTART
 
 k5t8pairs:
 	K5LO
-	K5TOK8(0)
+	KTOK8(0)
 	K5HI
-	K5TOK8(1)
-	K5NEXT(k5t8pairs)
+	KTOK8(1)
+	KNEXT(k5t8pairs)
 
-	K5MINS
+	KMINS
 	K5FINM(DI, Z16, 0)
 	K5FINM(R8, Z17, 64)
 	K5FINM(R9, Z18, 128)
@@ -233,14 +169,7 @@ k5t8pairs:
 	K5FINM(R13, Z22, 384)
 	K5FINM(R14, Z23, 448)
 	ADDQ $2880, SI
-	ADDQ $280, DI
-	ADDQ $280, R8
-	ADDQ $280, R9
-	ADDQ $280, R10
-	ADDQ $280, R11
-	ADDQ $280, R12
-	ADDQ $280, R13
-	ADDQ $280, R14
+	KADV8(280)
 	DECQ CX
 	JNZ  k5t8loop
 
@@ -248,36 +177,23 @@ k5t8pairs:
 	MOVQ    ostride+24(FP), DX
 	SHLQ    $2, DX
 	VMOVUPS 0(SP), Z0
-	VMOVUPS Z0, (AX)
-	ADDQ    DX, AX
+	KSTORE(Z0)
 	VMOVUPS 64(SP), Z0
-	VMOVUPS Z0, (AX)
-	ADDQ    DX, AX
+	KSTORE(Z0)
 	VMOVUPS 128(SP), Z0
-	VMOVUPS Z0, (AX)
-	ADDQ    DX, AX
+	KSTORE(Z0)
 	VMOVUPS 192(SP), Z0
-	VMOVUPS Z0, (AX)
-	ADDQ    DX, AX
+	KSTORE(Z0)
 	VMOVUPS 256(SP), Z0
-	VMOVUPS Z0, (AX)
-	ADDQ    DX, AX
+	KSTORE(Z0)
 	VMOVUPS 320(SP), Z0
-	VMOVUPS Z0, (AX)
-	ADDQ    DX, AX
+	KSTORE(Z0)
 	VMOVUPS 384(SP), Z0
-	VMOVUPS Z0, (AX)
-	ADDQ    DX, AX
+	KSTORE(Z0)
 	VMOVUPS 448(SP), Z0
 	VMOVUPS Z0, (AX)
 	VZEROUPPER
 	RET
-
-#define K5TOK4(H) \
-	K5TOK(DI, H, Z24, Z16); \
-	K5TOK(R8, H, Z25, Z17); \
-	K5TOK(R9, H, Z26, Z18); \
-	K5TOK(R10, H, Z27, Z19)
 
 // func q5KPackedTile4VNNI(out []float32, ostride int, w []byte, xx []byte, xstride int, nb int)
 // Sixteen rows, four tokens at DI, R8..R10; their int sums in Z16..Z19
@@ -286,9 +202,7 @@ TEXT ·q5KPackedTile4VNNI(SB), NOSPLIT, $0-96
 	MOVQ w_base+32(FP), SI
 	MOVQ xx_base+56(FP), DI
 	MOVQ xstride+80(FP), AX
-	LEAQ (DI)(AX*1), R8
-	LEAQ (R8)(AX*1), R9
-	LEAQ (R9)(AX*1), R10
+	KPTRS4
 	MOVQ nb+88(FP), CX
 	VPBROADCASTD k5Nib<>(SB), Z15
 	VPBROADCASTD k5Bit<>(SB), Z14
@@ -302,48 +216,34 @@ k5t4loop:
 	VPXORD Z17, Z17, Z17
 	VPXORD Z18, Z18, Z18
 	VPXORD Z19, Z19, Z19
-	K5START
+	KSTART
 
 k5t4pairs:
-	PREFETCHT0 8192(BX)
-	PREFETCHT0 8256(BX)
-	PREFETCHT0 8320(BX)
-	PREFETCHT0 8384(BX)
-	PREFETCHT0 8448(BX)
-	PREFETCHT0 8512(BX)
-	PREFETCHT0 8576(BX)
-	PREFETCHT0 8640(BX)
-	PREFETCHT0 8704(BX)
+	KPF9
 	PREFETCHT0 10560(SI)(AX*2)
 	PREFETCHT0 10624(SI)(AX*2)
 	K5LO
-	K5TOK4(0)
+	KTOK4(0)
 	K5HI
-	K5TOK4(1)
-	K5NEXT(k5t4pairs)
+	KTOK4(1)
+	KNEXT(k5t4pairs)
 
-	K5MINS
+	KMINS
 	K5FIN(DI, Z16, Z20)
 	K5FIN(R8, Z17, Z21)
 	K5FIN(R9, Z18, Z22)
 	K5FIN(R10, Z19, Z23)
 	ADDQ $2880, SI
-	ADDQ $280, DI
-	ADDQ $280, R8
-	ADDQ $280, R9
-	ADDQ $280, R10
+	KADV4(280)
 	DECQ CX
 	JNZ  k5t4loop
 
 	MOVQ    out_base+0(FP), AX
 	MOVQ    ostride+24(FP), DX
 	SHLQ    $2, DX
-	VMOVUPS Z20, (AX)
-	ADDQ    DX, AX
-	VMOVUPS Z21, (AX)
-	ADDQ    DX, AX
-	VMOVUPS Z22, (AX)
-	ADDQ    DX, AX
+	KSTORE(Z20)
+	KSTORE(Z21)
+	KSTORE(Z22)
 	VMOVUPS Z23, (AX)
 	VZEROUPPER
 	RET

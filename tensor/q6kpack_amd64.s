@@ -1,6 +1,7 @@
 //go:build !purego
 
 #include "textflag.h"
+#include "kpack_amd64.h"
 
 // Q6_K kernels over packed weights (see packQ6_K), AVX-512 VNNI, one lane
 // of a 512-bit vector per weight row: sixteen rows at a time.
@@ -130,13 +131,7 @@ TEXT ·q6KPackedTile8VNNI(SB), NOSPLIT, $0-96
 	MOVQ w_base+32(FP), SI
 	MOVQ xx_base+56(FP), DI
 	MOVQ xstride+80(FP), AX
-	LEAQ (DI)(AX*1), R8
-	LEAQ (R8)(AX*1), R9
-	LEAQ (R9)(AX*1), R10
-	LEAQ (R10)(AX*1), R11
-	LEAQ (R11)(AX*1), R12
-	LEAQ (R12)(AX*1), R13
-	LEAQ (R13)(AX*1), R14
+	KPTRS8
 	MOVQ nb+88(FP), CX
 	VPBROADCASTD k6Lo<>(SB), Z15
 	VPBROADCASTD k6Hi<>(SB), Z14
@@ -182,34 +177,20 @@ k6t8sub:
 	K6FIN(R13, Z22, Z30)
 	K6FIN(R14, Z23, Z31)
 	ADDQ $3360, SI
-	ADDQ $324, DI
-	ADDQ $324, R8
-	ADDQ $324, R9
-	ADDQ $324, R10
-	ADDQ $324, R11
-	ADDQ $324, R12
-	ADDQ $324, R13
-	ADDQ $324, R14
+	KADV8(324)
 	DECQ CX
 	JNZ  k6t8loop
 
 	MOVQ    out_base+0(FP), AX
 	MOVQ    ostride+24(FP), DX
 	SHLQ    $2, DX
-	VMOVUPS Z24, (AX)
-	ADDQ    DX, AX
-	VMOVUPS Z25, (AX)
-	ADDQ    DX, AX
-	VMOVUPS Z26, (AX)
-	ADDQ    DX, AX
-	VMOVUPS Z27, (AX)
-	ADDQ    DX, AX
-	VMOVUPS Z28, (AX)
-	ADDQ    DX, AX
-	VMOVUPS Z29, (AX)
-	ADDQ    DX, AX
-	VMOVUPS Z30, (AX)
-	ADDQ    DX, AX
+	KSTORE(Z24)
+	KSTORE(Z25)
+	KSTORE(Z26)
+	KSTORE(Z27)
+	KSTORE(Z28)
+	KSTORE(Z29)
+	KSTORE(Z30)
 	VMOVUPS Z31, (AX)
 	VZEROUPPER
 	RET
@@ -221,9 +202,7 @@ TEXT ·q6KPackedTile4VNNI(SB), NOSPLIT, $0-96
 	MOVQ w_base+32(FP), SI
 	MOVQ xx_base+56(FP), DI
 	MOVQ xstride+80(FP), AX
-	LEAQ (DI)(AX*1), R8
-	LEAQ (R8)(AX*1), R9
-	LEAQ (R9)(AX*1), R10
+	KPTRS4
 	MOVQ nb+88(FP), CX
 	VPBROADCASTD k6Lo<>(SB), Z15
 	VPBROADCASTD k6Hi<>(SB), Z14
@@ -256,22 +235,16 @@ k6t4sub:
 	K6FIN(R9, Z18, Z26)
 	K6FIN(R10, Z19, Z27)
 	ADDQ $3360, SI
-	ADDQ $324, DI
-	ADDQ $324, R8
-	ADDQ $324, R9
-	ADDQ $324, R10
+	KADV4(324)
 	DECQ CX
 	JNZ  k6t4loop
 
 	MOVQ    out_base+0(FP), AX
 	MOVQ    ostride+24(FP), DX
 	SHLQ    $2, DX
-	VMOVUPS Z24, (AX)
-	ADDQ    DX, AX
-	VMOVUPS Z25, (AX)
-	ADDQ    DX, AX
-	VMOVUPS Z26, (AX)
-	ADDQ    DX, AX
+	KSTORE(Z24)
+	KSTORE(Z25)
+	KSTORE(Z26)
 	VMOVUPS Z27, (AX)
 	VZEROUPPER
 	RET
