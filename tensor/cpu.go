@@ -55,18 +55,11 @@ type kqRows struct {
 	// set has none.
 	tile8 func(out []float32, ostride int, w []byte, wstride int, x []byte, xstride int, nb int)
 
-	// The kernels over packed weights (nil if none): w
-	// is one packed group of packGroupQ4_K rows, pblock bytes per block
-	// (pack.go), the activations Q8_K blocks expanded by expand into
-	// xblock-byte blocks. prows computes out[0:packGroupQ4_K] for one
-	// token, ptile8 and ptile4 the tiles of those rows and eight or four
-	// tokens, out[t*ostride+r] for token t at xx[t*xstride:].
+	// The kernels over packed weights (a nil packed.rows if none),
+	// against the Q8_K blocks expanded by expand into xblock-byte blocks.
 	expand func(dst, src []byte, nb int)
 	xblock int
-	pblock int
-	prows  func(out []float32, w []byte, xx []byte, nb int)
-	ptile8 func(out []float32, ostride int, w []byte, xx []byte, xstride int, nb int)
-	ptile4 func(out []float32, ostride int, w []byte, xx []byte, xstride int, nb int)
+	packed packedKernels
 }
 
 // q8Rows are the multi-row kernels for one weight type whose activations
@@ -95,17 +88,39 @@ type q8Rows struct {
 	rows8  func(out []float32, w []byte, wstride int, xx []byte, nb int)
 	tile8  func(out []float32, ostride int, w []byte, wstride int, xx []byte, xstride int, nb int)
 
-	// The kernels over packed weights (pack.go): w is one packed group
-	// of pgroup rows (8 or 16). Pack packs only for sets with prows,
-	// which computes out[0:pgroup] for one token; ptile8 and ptile4 (16
-	// rows only; either may be nil) compute out[t*ostride+r] for eight
-	// or four tokens, token t at xx[t*xstride:].
-	pgroup int
-	prows  func(out []float32, w []byte, xx []byte, nb int)
-	ptile8 func(out []float32, ostride int, w []byte, xx []byte, xstride int, nb int)
-	ptile4 func(out []float32, ostride int, w []byte, xx []byte, xstride int, nb int)
+	// The kernels over packed weights (a nil packed.rows if none),
+	// which read activations expanded by expand too.
+	packed packedKernels
 	// xblock is the size of the blocks expand makes.
 	xblock int
+}
+
+// packedKernels are the kernels over one type's packed weights (pack.go):
+// w is one packed group of group rows, block bytes per block of all of
+// them; the activations come expanded as the set says. Pack packs only
+// for sets with rows, which computes out[0:group] for one token; tile8 and
+// tile4 (either may be nil) compute out[t*ostride+r] for eight or four
+// tokens, token t at xx[t*xstride:].
+type packedKernels struct {
+	group, block int
+	rows         func(out []float32, w []byte, xx []byte, nb int)
+	tile8, tile4 func(out []float32, ostride int, w []byte, xx []byte, xstride int, nb int)
+}
+
+// run computes out[t*ostride+r+i] for the rows of the packed group w,
+// i < group, and the tokens [t0, t1) of xx (xrow bytes each): eight, then
+// four, then one at a time.
+func (k *packedKernels) run(out []float32, ostride, r int, w, xx []byte, xrow, t0, t1, nb int) {
+	t := t0
+	for ; t+8 <= t1 && k.tile8 != nil; t += 8 {
+		k.tile8(out[t*ostride+r:], ostride, w, xx[t*xrow:(t+8)*xrow], xrow, nb)
+	}
+	for ; t+4 <= t1 && k.tile4 != nil; t += 4 {
+		k.tile4(out[t*ostride+r:], ostride, w, xx[t*xrow:(t+4)*xrow], xrow, nb)
+	}
+	for ; t < t1; t++ {
+		k.rows(out[t*ostride+r:t*ostride+r+k.group], w, xx[t*xrow:(t+1)*xrow], nb)
+	}
 }
 
 // blockQ8_0X is the size of an expanded Q8_0 block (q8Rows.expand).

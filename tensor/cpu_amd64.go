@@ -88,8 +88,9 @@ func avx2Kernels() kernelSet {
 		dotBF16:     dotBF16AVX2Go,
 		quantQ8_0:   quantizeQ8_0AVX2Go,
 		quantQ8_K:   quantizeQ8_KAVX2Go,
-		q4_0:        q8Rows{rows4: rows4Q4_0AVX2Go, expand: expandQ8_0AVX2Go, xblock: blockQ8_0X, rows8: q4Rows8AVX2Go, pgroup: 8, prows: q4PackedRows8AVX2Go},
-		q8_0:        q8Rows{rows4: rows4Q8_0AVX2Go},
+		q4_0: q8Rows{rows4: rows4Q4_0AVX2Go, expand: expandQ8_0AVX2Go, xblock: blockQ8_0X, rows8: q4Rows8AVX2Go,
+			packed: packedKernels{group: 8, block: 8 * blockQ4_0, rows: q4PackedRows8AVX2Go}},
+		q8_0: q8Rows{rows4: rows4Q8_0AVX2Go},
 	}
 }
 
@@ -99,24 +100,27 @@ func avx512Kernels() kernelSet {
 	k.q4_0 = q8Rows{
 		rows4: rows4Q4_0VNNIGo, tile4: tile4Q4_0VNNIGo,
 		expand: expandQ8_0AVX2Go, xblock: blockQ8_0X, rows8: q4Rows8VNNIGo, tile8: q4Tile8VNNIGo,
-		pgroup: 16, prows: q4PackedRows16VNNIGo, ptile8: q4PackedTile8VNNIGo, ptile4: q4PackedTile4VNNIGo,
+		packed: packedKernels{group: 16, block: 16 * blockQ4_0, rows: q4PackedRows16VNNIGo, tile8: q4PackedTile8VNNIGo, tile4: q4PackedTile4VNNIGo},
 	}
 	k.q8_0 = q8Rows{
 		rows4: rows4Q8_0VNNIGo, tile4: tile4Q8_0VNNIGo,
 		expand: expandQ8_0Bias128Go, xblock: blockQ8_0X,
-		pgroup: 16, prows: q8PackedRows16VNNIGo, ptile8: q8PackedTile8VNNIGo, ptile4: q8PackedTile4VNNIGo,
+		packed: packedKernels{group: 16, block: 16 * blockQ8_0, rows: q8PackedRows16VNNIGo, tile8: q8PackedTile8VNNIGo, tile4: q8PackedTile4VNNIGo},
 	}
 	k.q4_K = kqRows{
 		permute: permuteQ8K, rows4: rows4Q4_KVNNIGo, tile4: tile4Q4_KVNNIGo, tile8: tile8Q4_KVNNIGo,
-		expand: expandQ8_KPacked, xblock: blockQ8_KP, pblock: blockQ4_Kx16, prows: q4KPackedRows16VNNIGo, ptile8: q4KPackedTile8VNNIGo, ptile4: q4KPackedTile4VNNIGo,
+		expand: expandQ8_KPacked, xblock: blockQ8_KP,
+		packed: packedKernels{group: packGroupQ4_K, block: blockQ4_Kx16, rows: q4KPackedRows16VNNIGo, tile8: q4KPackedTile8VNNIGo, tile4: q4KPackedTile4VNNIGo},
 	}
 	k.q5_K = kqRows{
 		permute: permuteQ8K, rows4: rows4Q5_KVNNIGo, tile4: tile4Q5_KVNNIGo,
-		expand: expandQ8_KPacked, xblock: blockQ8_KP, pblock: blockQ5_Kx16, prows: q5KPackedRows16VNNIGo, ptile8: q5KPackedTile8VNNIGo, ptile4: q5KPackedTile4VNNIGo,
+		expand: expandQ8_KPacked, xblock: blockQ8_KP,
+		packed: packedKernels{group: packGroupQ4_K, block: blockQ5_Kx16, rows: q5KPackedRows16VNNIGo, tile8: q5KPackedTile8VNNIGo, tile4: q5KPackedTile4VNNIGo},
 	}
 	k.q6_K = kqRows{
 		rows4: rows4Q6_KVNNIGo, tile4: tile4Q6_KVNNIGo,
-		expand: expandQ8_KQ6, xblock: blockQ8_KQ6, pblock: blockQ6_Kx16, prows: q6KPackedRows16VNNIGo, ptile8: q6KPackedTile8VNNIGo, ptile4: q6KPackedTile4VNNIGo,
+		expand: expandQ8_KQ6, xblock: blockQ8_KQ6,
+		packed: packedKernels{group: packGroupQ4_K, block: blockQ6_Kx16, rows: q6KPackedRows16VNNIGo, tile8: q6KPackedTile8VNNIGo, tile4: q6KPackedTile4VNNIGo},
 	}
 	if x86.bf16 {
 		k.dotBF16 = dotBF16AVX512Go

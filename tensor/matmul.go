@@ -164,7 +164,7 @@ func matMul(p *Pool, out []float32, w Matrix, x []float32, n int, ks *kernelSet)
 		default:
 			job.kq = &ks.q6_K
 		}
-		if job.kq.prows == nil {
+		if job.kq.packed.rows == nil || job.kq.packed.group != w.group {
 			panic("tensor: MatMul: a matrix packed for other kernels than the " + ks.name + " set's")
 		}
 	case w.Packed():
@@ -172,7 +172,7 @@ func matMul(p *Pool, out []float32, w Matrix, x []float32, n int, ks *kernelSet)
 		if w.Type == Q8_0 {
 			job.q8 = &ks.q8_0
 		}
-		if job.q8.prows == nil || job.q8.pgroup != w.group {
+		if job.q8.packed.rows == nil || job.q8.packed.group != w.group {
 			panic("tensor: MatMul: a matrix packed for other kernels than the " + ks.name + " set's")
 		}
 	case w.Type == Q4_0 && ks.q4_0.rows4 != nil:
@@ -201,7 +201,7 @@ func matMul(p *Pool, out []float32, w Matrix, x []float32, n int, ks *kernelSet)
 			if job.q8.rows8 != nil || w.Packed() {
 				job.group = 8
 				if w.Packed() {
-					job.group = job.q8.pgroup
+					job.group = w.group
 				}
 				job.xrow = nb * job.q8.xblock
 				xsize = n * job.xrow
@@ -217,7 +217,7 @@ func matMul(p *Pool, out []float32, w Matrix, x []float32, n int, ks *kernelSet)
 			job.group = 4
 			xsize := 0
 			if w.Packed() {
-				job.group = packGroupQ4_K
+				job.group = w.group
 				job.xrow = w.Cols / QK_K * job.kq.xblock
 				xsize = n * job.xrow
 			}
@@ -355,22 +355,12 @@ func (j *matmulJob) rowsQ8(lo, hi int) {
 		t1 := min(j.n, t0+chunk)
 		r := lo
 		if j.w.Packed() {
-			// Whole groups of pgroup rows are packed, in the bytes the
-			// rows had; the rows after the last one keep the file's
-			// layout and take the kernels below.
-			G := k.pgroup
+			// Whole groups are packed, in the bytes the rows had; the
+			// rows after the last one keep the file's layout and take
+			// the kernels below.
+			G, gsize := k.packed.group, nb*k.packed.block
 			for ; r+G <= hi; r += G {
-				w := data[r*wrow : (r+G)*wrow]
-				t := t0
-				for ; t+8 <= t1 && k.ptile8 != nil; t += 8 {
-					k.ptile8(out[t*rows+r:], rows, w, xx[t*xrow:(t+8)*xrow], xrow, nb)
-				}
-				for ; t+4 <= t1 && k.ptile4 != nil; t += 4 {
-					k.ptile4(out[t*rows+r:], rows, w, xx[t*xrow:(t+4)*xrow], xrow, nb)
-				}
-				for ; t < t1; t++ {
-					k.prows(out[t*rows+r:t*rows+r+G], w, xx[t*xrow:(t+1)*xrow], nb)
-				}
+				k.packed.run(out, rows, r, data[r/G*gsize:][:gsize], xx, xrow, t0, t1, nb)
 			}
 		} else if k.rows8 != nil {
 			for ; r+8 <= hi; r += 8 {
@@ -429,23 +419,12 @@ func (j *matmulJob) rowsKQ(lo, hi int) {
 	if j.w.Packed() {
 		// Whole groups are packed; the rows after the last one keep the
 		// file's layout, after the groups, and take the kernels below.
-		const G = packGroupQ4_K
+		G, gsize := k.packed.group, nb*k.packed.block
 		whole := rows / G * G
-		gsize := nb * k.pblock
 		for t0 := 0; t0 < j.n; t0 += chunk {
 			t1 := min(j.n, t0+chunk)
 			for r := lo; r+G <= min(hi, whole); r += G {
-				w := data[r/G*gsize:][:gsize]
-				t := t0
-				for ; t+8 <= t1 && k.ptile8 != nil; t += 8 {
-					k.ptile8(out[t*rows+r:], rows, w, j.kx[t*j.xrow:(t+8)*j.xrow], j.xrow, nb)
-				}
-				for ; t+4 <= t1 && k.ptile4 != nil; t += 4 {
-					k.ptile4(out[t*rows+r:], rows, w, j.kx[t*j.xrow:(t+4)*j.xrow], j.xrow, nb)
-				}
-				for ; t < t1; t++ {
-					k.prows(out[t*rows+r:t*rows+r+G], w, j.kx[t*j.xrow:(t+1)*j.xrow], nb)
-				}
+				k.packed.run(out, rows, r, data[r/G*gsize:][:gsize], j.kx, j.xrow, t0, t1, nb)
 			}
 		}
 		if hi <= whole {

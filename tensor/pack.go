@@ -43,25 +43,25 @@ func Pack(m Matrix) Matrix {
 	var data []byte
 	group := packGroupQ4_K
 	switch k := kernels; {
-	case m.Type == Q4_0 && k.q4_0.prows != nil && m.Rows >= k.q4_0.pgroup:
+	case m.Type == Q4_0 && k.q4_0.packed.rows != nil && m.Rows >= k.q4_0.packed.group:
 		nb := m.Cols / qk4_0
 		data = make([]byte, m.Rows*nb*blockQ4_0)
-		packQ4_0(data, m.Data, m.Rows, nb, k.q4_0.pgroup)
-		group = k.q4_0.pgroup
-	case m.Type == Q8_0 && k.q8_0.prows != nil && m.Rows >= k.q8_0.pgroup:
+		packQ4_0(data, m.Data, m.Rows, nb, k.q4_0.packed.group)
+		group = k.q4_0.packed.group
+	case m.Type == Q8_0 && k.q8_0.packed.rows != nil && m.Rows >= k.q8_0.packed.group:
 		nb := m.Cols / qk8_0
 		data = make([]byte, m.Rows*nb*blockQ8_0)
-		packQ8_0(data, m.Data, m.Rows, nb, k.q8_0.pgroup)
-		group = k.q8_0.pgroup
-	case m.Type == Q4_K && k.q4_K.prows != nil && m.Rows >= packGroupQ4_K:
+		packQ8_0(data, m.Data, m.Rows, nb, k.q8_0.packed.group)
+		group = k.q8_0.packed.group
+	case m.Type == Q4_K && k.q4_K.packed.rows != nil && m.Rows >= packGroupQ4_K:
 		nb := m.Cols / QK_K
 		data = make([]byte, packedQ4_KBytes(m.Rows, nb))
 		packQ4_K(data, m.Data, m.Rows, nb)
-	case m.Type == Q5_K && k.q5_K.prows != nil && m.Rows >= packGroupQ4_K:
+	case m.Type == Q5_K && k.q5_K.packed.rows != nil && m.Rows >= packGroupQ4_K:
 		nb := m.Cols / QK_K
 		data = make([]byte, packedQ5_KBytes(m.Rows, nb))
 		packQ5_K(data, m.Data, m.Rows, nb)
-	case m.Type == Q6_K && k.q6_K.prows != nil && m.Rows >= packGroupQ4_K:
+	case m.Type == Q6_K && k.q6_K.packed.rows != nil && m.Rows >= packGroupQ4_K:
 		nb := m.Cols / QK_K
 		data = make([]byte, m.Rows*nb*blockQ6_K)
 		packQ6_K(data, m.Data, m.Rows, nb)

@@ -199,18 +199,18 @@ func TestMatMulPacked(t *testing.T) {
 }
 
 func testMatMulPacked(t *testing.T, ty Type) {
-	if ty == Q4_0 && kernels.q4_0.prows == nil || ty == Q8_0 && kernels.q8_0.prows == nil ||
-		ty == Q4_K && kernels.q4_K.prows == nil || ty == Q5_K && kernels.q5_K.prows == nil ||
-		ty == Q6_K && kernels.q6_K.prows == nil {
+	if ty == Q4_0 && kernels.q4_0.packed.rows == nil || ty == Q8_0 && kernels.q8_0.packed.rows == nil ||
+		ty == Q4_K && kernels.q4_K.packed.rows == nil || ty == Q5_K && kernels.q5_K.packed.rows == nil ||
+		ty == Q6_K && kernels.q6_K.packed.rows == nil {
 		t.Skip("no packed kernels for " + ty.String() + " in the " + kernels.name + " set")
 	}
 	r := rand.New(rand.NewPCG(76, 77))
 	var group int
 	switch ty {
 	case Q4_0:
-		group = kernels.q4_0.pgroup
+		group = kernels.q4_0.packed.group
 	case Q8_0:
-		group = kernels.q8_0.pgroup
+		group = kernels.q8_0.packed.group
 	case Q4_K, Q5_K, Q6_K:
 		group = packGroupQ4_K
 	}
@@ -273,7 +273,7 @@ func packedQ8_0Want(want []float32, m Matrix, x []float32, n int) {
 	act := make([]byte, nb*blockQ8_0)
 	for t := range n {
 		quantizeQ8_0Act(act, x[t*m.Cols:(t+1)*m.Cols])
-		g := kernels.q8_0.pgroup
+		g := kernels.q8_0.packed.group
 		for r := range m.Rows / g * g {
 			w := m.Row(r)
 			var acc float32
