@@ -281,17 +281,22 @@ func (j *matmulJob) convert(lo, hi int) {
 	for i := lo; i < hi; i++ {
 		a := j.act[i*j.arow : (i+1)*j.arow]
 		j.kind.convert(a, j.x[i*cols:(i+1)*cols])
+		// The scales and permuted blocks serve only rows in the file's
+		// layout, which a packed matrix has only after its last group.
+		unpacked := !j.w.Packed() || j.w.Rows%j.w.group != 0
 		if j.q8 != nil {
 			nb := cols / qk8_0
-			dx := j.dx[i*nb : (i+1)*nb]
-			for b := range dx {
-				dx[b] = fp16(a[b*blockQ8_0:])
+			if unpacked {
+				dx := j.dx[i*nb : (i+1)*nb]
+				for b := range dx {
+					dx[b] = fp16(a[b*blockQ8_0:])
+				}
 			}
 			if j.xrow > 0 { // the eight-row and packed kernels take expanded blocks
 				j.q8.expand(j.xx[i*j.xrow:(i+1)*j.xrow], a, nb)
 			}
 		}
-		if j.kq != nil && j.kq.permute != nil {
+		if j.kq != nil && j.kq.permute != nil && unpacked {
 			j.kq.permute(j.xx[i*j.arow:(i+1)*j.arow], a, cols/QK_K)
 		}
 		if j.kq != nil && j.w.Packed() {
