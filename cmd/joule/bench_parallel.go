@@ -13,6 +13,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/joule-llm/joule/engine"
 	"github.com/joule-llm/joule/kv"
 	"github.com/joule-llm/joule/model"
 	"github.com/joule-llm/joule/tensor"
@@ -448,22 +449,11 @@ func (r *parallelRun) flush() error {
 		k := 0
 		for i, s := range r.batch.Seqs {
 			if s.Logits {
-				r.cur[r.owner[i]] = argmax(r.logits[k*vocab : (k+1)*vocab])
+				r.cur[r.owner[i]] = engine.Argmax(r.logits[k*vocab : (k+1)*vocab])
 				k++
 			}
 		}
 	}
 	r.batch.Seqs, r.owner = r.batch.Seqs[:0], r.owner[:0]
 	return err
-}
-
-// argmax returns the index of the largest value, the first of equals.
-func argmax(xs []float32) int {
-	best := 0
-	for i, x := range xs {
-		if x > xs[best] {
-			best = i
-		}
-	}
-	return best
 }
