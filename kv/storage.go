@@ -101,7 +101,13 @@ func (s *Storage) RowLen() int { return s.rowLen }
 
 // BytesPerBlock returns the memory of one block across all layers, K and V.
 func (s *Storage) BytesPerBlock() int64 {
-	return 2 * int64(s.layers) * int64(s.blockSize) * int64(s.rowLen) * int64(s.dtype.BlockBytes())
+	return BlockBytes(s.layers, s.rowLen, s.blockSize, s.dtype)
+}
+
+// BlockBytes returns the memory of one block of blockSize positions across
+// layers layers, K and V, each position rowLen elements of dtype.
+func BlockBytes(layers, rowLen, blockSize int, dtype tensor.Type) int64 {
+	return 2 * int64(layers) * int64(blockSize) * int64(rowLen) * int64(dtype.BlockBytes())
 }
 
 // Bytes returns the memory of the whole storage.

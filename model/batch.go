@@ -21,6 +21,14 @@ func (m *Model) NewKVStorage(budgetBytes int64, blockSize int, kvType tensor.Typ
 	return s, nil
 }
 
+// KVBlockBytes returns the memory one block of blockSize positions takes
+// in this model's KV storage of type kvType, so that a caller can budget
+// NewKVStorage for a number of blocks.
+func (m *Model) KVBlockBytes(blockSize int, kvType tensor.Type) int64 {
+	c := &m.Config
+	return kv.BlockBytes(c.BlockCount, kvRowLen(c), blockSize, kvType)
+}
+
 // SeqBatch is one sequence's part of a step.
 type SeqBatch struct {
 	Tokens []int   // this step's tokens of the sequence (a prefill chunk, or one decode token)

@@ -634,3 +634,22 @@ func BenchmarkForwardBatchDecode(b *testing.B) {
 		})
 	}
 }
+
+// TestKVBlockBytes checks KVBlockBytes against the storage NewKVStorage
+// makes, so that a budget of n blocks' bytes gives n blocks.
+func TestKVBlockBytes(t *testing.T) {
+	_, m := randomModel(t, llamatest.RandomConfig{Seed: 7, Type: tensor.F32})
+	for _, kvType := range []tensor.Type{tensor.F16, tensor.F32} {
+		for _, bs := range []int{8, 16} {
+			per := m.KVBlockBytes(bs, kvType)
+			s, err := m.NewKVStorage(5*per, bs, kvType)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if s.BytesPerBlock() != per || s.NumBlocks() != 5 {
+				t.Errorf("%v, blocks of %d: KVBlockBytes %d, storage %d bytes per block and %d blocks from 5 blocks' budget",
+					kvType, bs, per, s.BytesPerBlock(), s.NumBlocks())
+			}
+		}
+	}
+}

@@ -339,9 +339,7 @@ func newParallelRun(m *model.Model, pool *tensor.Pool, w *model.Workspace, spec 
 	sharedBlocks := prefix / bs
 	total := perSeq + (np-1)*(perSeq-sharedBlocks)
 
-	c := &m.Config
-	perBlock := 2 * int64(c.BlockCount) * int64(bs) * int64(c.HeadCountKV) * int64(max(c.KeyLength, c.ValueLength)) * int64(spec.KVType.BlockBytes())
-	cache, err := m.NewKVStorage(int64(total)*perBlock, bs, spec.KVType)
+	cache, err := m.NewKVStorage(int64(total)*m.KVBlockBytes(bs, spec.KVType), bs, spec.KVType)
 	if err != nil {
 		return nil, err
 	}
@@ -352,7 +350,7 @@ func newParallelRun(m *model.Model, pool *tensor.Pool, w *model.Workspace, spec 
 		m: m, pool: pool, w: w, cache: cache, spec: spec, prefix: prefix, blocks: total,
 		tables: make([][]int32, np),
 		owner:  make([]int, 0, np+1),
-		logits: make([]float32, np*c.VocabSize),
+		logits: make([]float32, np*m.Config.VocabSize),
 		cur:    make([]int, np),
 		gen:    make([][]int, np),
 		steps:  make([]int64, spec.Gen),
