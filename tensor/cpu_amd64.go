@@ -110,17 +110,17 @@ func avx512Kernels() kernelSet {
 	k.q4_K = kqRows{
 		permute: permuteQ8K, rows4: rows4Q4_KVNNIGo, tile4: tile4Q4_KVNNIGo, tile8: tile8Q4_KVNNIGo,
 		expand: expandQ8_KPacked, xblock: blockQ8_KP,
-		packed: packedKernels{group: packGroupQ4_K, block: blockQ4_Kx16, rows: q4KPackedRows16VNNIGo, tile8: q4KPackedTile8VNNIGo, tile4: q4KPackedTile4VNNIGo},
+		packed: packedKernels{group: packGroupK, block: blockQ4_Kx16, rows: q4KPackedRows16VNNIGo, tile8: q4KPackedTile8VNNIGo, tile4: q4KPackedTile4VNNIGo},
 	}
 	k.q5_K = kqRows{
 		permute: permuteQ8K, rows4: rows4Q5_KVNNIGo, tile4: tile4Q5_KVNNIGo,
 		expand: expandQ8_KPacked, xblock: blockQ8_KP,
-		packed: packedKernels{group: packGroupQ4_K, block: blockQ5_Kx16, rows: q5KPackedRows16VNNIGo, tile8: q5KPackedTile8VNNIGo, tile4: q5KPackedTile4VNNIGo},
+		packed: packedKernels{group: packGroupK, block: blockQ5_Kx16, rows: q5KPackedRows16VNNIGo, tile8: q5KPackedTile8VNNIGo, tile4: q5KPackedTile4VNNIGo},
 	}
 	k.q6_K = kqRows{
 		rows4: rows4Q6_KVNNIGo, tile4: tile4Q6_KVNNIGo,
 		expand: expandQ8_KQ6, xblock: blockQ8_KQ6,
-		packed: packedKernels{group: packGroupQ4_K, block: blockQ6_Kx16, rows: q6KPackedRows16VNNIGo, tile8: q6KPackedTile8VNNIGo, tile4: q6KPackedTile4VNNIGo},
+		packed: packedKernels{group: packGroupK, block: blockQ6_Kx16, rows: q6KPackedRows16VNNIGo, tile8: q6KPackedTile8VNNIGo, tile4: q6KPackedTile4VNNIGo},
 	}
 	if x86.bf16 {
 		k.dotBF16 = dotBF16AVX512Go

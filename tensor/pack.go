@@ -41,7 +41,7 @@ func Pack(m Matrix) Matrix {
 		return m
 	}
 	var data []byte
-	group := packGroupQ4_K
+	group := packGroupK
 	switch k := kernels; {
 	case m.Type == Q4_0 && k.q4_0.packed.rows != nil && m.Rows >= k.q4_0.packed.group:
 		nb := m.Cols / qk4_0
@@ -53,15 +53,15 @@ func Pack(m Matrix) Matrix {
 		data = make([]byte, m.Rows*nb*blockQ8_0)
 		packQ8_0(data, m.Data, m.Rows, nb, k.q8_0.packed.group)
 		group = k.q8_0.packed.group
-	case m.Type == Q4_K && k.q4_K.packed.rows != nil && m.Rows >= packGroupQ4_K:
+	case m.Type == Q4_K && k.q4_K.packed.rows != nil && m.Rows >= packGroupK:
 		nb := m.Cols / QK_K
-		data = make([]byte, packedQ4_KBytes(m.Rows, nb))
+		data = make([]byte, packedKBytes(m.Rows, nb, blockQ4_K, blockQ4_Kx16))
 		packQ4_K(data, m.Data, m.Rows, nb)
-	case m.Type == Q5_K && k.q5_K.packed.rows != nil && m.Rows >= packGroupQ4_K:
+	case m.Type == Q5_K && k.q5_K.packed.rows != nil && m.Rows >= packGroupK:
 		nb := m.Cols / QK_K
-		data = make([]byte, packedQ5_KBytes(m.Rows, nb))
+		data = make([]byte, packedKBytes(m.Rows, nb, blockQ5_K, blockQ5_Kx16))
 		packQ5_K(data, m.Data, m.Rows, nb)
-	case m.Type == Q6_K && k.q6_K.packed.rows != nil && m.Rows >= packGroupQ4_K:
+	case m.Type == Q6_K && k.q6_K.packed.rows != nil && m.Rows >= packGroupK:
 		nb := m.Cols / QK_K
 		data = make([]byte, m.Rows*nb*blockQ6_K)
 		packQ6_K(data, m.Data, m.Rows, nb)
@@ -108,24 +108,26 @@ func packBlocks(dst, src []byte, rows, nb, size, group int, bias uint32) {
 	copy(dst[whole*wrow:rows*wrow], src[whole*wrow:rows*wrow])
 }
 
-// packGroupQ4_K is the number of Q4_K rows packed together, one per lane
+// packGroupK is the number of k-quant rows packed together, one per lane
 // of a 512-bit vector.
-const packGroupQ4_K = 16
+const packGroupK = 16
 
 // blockQ4_Kx16 is the size of one packed Q4_K block of sixteen rows: 4
 // bytes more per row than the file's 144, the 12 bytes of 6-bit scales
 // and mins becoming 16 of whole bytes.
-const blockQ4_Kx16 = packGroupQ4_K * (blockQ4_K + 4)
+const blockQ4_Kx16 = packGroupK * (blockQ4_K + 4)
 
-// packedQ4_KBytes is the size of a packed Q4_K matrix: the groups of
-// sixteen rows, then the rows after them in the file's layout.
-func packedQ4_KBytes(rows, nb int) int {
-	whole := rows / packGroupQ4_K
-	return whole*nb*blockQ4_Kx16 + (rows-whole*packGroupQ4_K)*nb*blockQ4_K
+// packedKBytes is the size of a packed k-quant matrix of rows rows of nb
+// blocks, block bytes each in the file and pblock bytes per packed block of
+// a group: the groups of sixteen rows, then the rows after them in the
+// file's layout.
+func packedKBytes(rows, nb, block, pblock int) int {
+	whole := rows / packGroupK
+	return whole*nb*pblock + (rows-whole*packGroupK)*nb*block
 }
 
 // packQ4_K packs the Q4_K matrix src (rows of nb blocks) into dst, of
-// packedQ4_KBytes bytes. With G = 16 rows to a group, a group's block b is
+// packedKBytes bytes. With G = 16 rows to a group, a group's block b is
 // blockQ4_Kx16 bytes: the rows' d (fp16) side by side, then their dmin;
 // the 6-bit scales unpacked to bytes, sc[j][r] for sub-block j of row r
 // (at 4G); the mins as pairs, m[i][r][e] for sub-block 2i+e (at 12G);
@@ -141,10 +143,10 @@ func packQ4_K(dst, src []byte, rows, nb int) {
 // blocks of size bytes into groups of pblock bytes per block, laid out as
 // packQ4_K describes, and for Q5_K followed by the fifth bits (packQ5_K).
 func packK(dst, src []byte, rows, nb, size, qsOff, pblock int) {
-	const G = packGroupQ4_K
+	const G = packGroupK
 	wrow := nb * size
 	whole := rows / G * G
-	if len(src) < rows*wrow || len(dst) < whole/G*nb*pblock+(rows-whole)*wrow {
+	if len(src) < rows*wrow || len(dst) < packedKBytes(rows, nb, size, pblock) {
 		panic(fmt.Sprintf("tensor: pack: %d rows of %d k-quant blocks: have %d and %d bytes", rows, nb, len(src), len(dst)))
 	}
 	for g := 0; g < whole; g += G {
@@ -189,15 +191,9 @@ func packK(dst, src []byte, rows, nb, size, qsOff, pblock int) {
 // blockQ5_Kx16 is the size of one packed Q5_K block of sixteen rows: the
 // packed Q4_K block and the fifth bits, 4 bytes more per row than the
 // file's 176.
-const blockQ5_Kx16 = blockQ4_Kx16 + packGroupQ4_K*32
+const blockQ5_Kx16 = blockQ4_Kx16 + packGroupK*32
 
-// packedQ5_KBytes is the size of a packed Q5_K matrix.
-func packedQ5_KBytes(rows, nb int) int {
-	whole := rows / packGroupQ4_K
-	return whole*nb*blockQ5_Kx16 + (rows-whole*packGroupQ4_K)*nb*blockQ5_K
-}
-
-// packQ5_K packs the Q5_K matrix src into dst, of packedQ5_KBytes bytes:
+// packQ5_K packs the Q5_K matrix src into dst, of packedKBytes bytes:
 // each group's block is laid out as packQ4_K's (the low four bits of the
 // quants in V), followed at 148G by the fifth bits, Q[i][s] for pair i
 // and its sub-block 2i+s, 4G bytes each: bit g of byte 4r+k is the fifth
@@ -228,7 +224,7 @@ func expandQ8_KPacked(dst, src []byte, nb int) {
 
 // blockQ6_Kx16 is the size of one packed Q6_K block of sixteen rows, the
 // same as theirs in the file.
-const blockQ6_Kx16 = packGroupQ4_K * blockQ6_K
+const blockQ6_Kx16 = packGroupK * blockQ6_K
 
 // packQ6_K packs the Q6_K matrix src (rows of nb blocks) into dst, of the
 // same size, in groups of G = 16 rows. A group's block b is blockQ6_Kx16
@@ -240,7 +236,7 @@ const blockQ6_Kx16 = packGroupQ4_K * blockQ6_K
 // 3, and H their top two bits, g = 0 in bits 4-5, 1 in 6-7, 2 in 0-1 and
 // 3 in 2-3. The values are unchanged.
 func packQ6_K(dst, src []byte, rows, nb int) {
-	const G = packGroupQ4_K
+	const G = packGroupK
 	wrow := nb * blockQ6_K
 	if len(src) < rows*wrow || len(dst) < rows*wrow {
 		panic(fmt.Sprintf("tensor: pack: %d rows of %d Q6_K blocks: have %d and %d bytes", rows, nb, len(src), len(dst)))

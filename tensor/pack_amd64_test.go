@@ -212,7 +212,7 @@ func testMatMulPacked(t *testing.T, ty Type) {
 	case Q8_0:
 		group = kernels.q8_0.packed.group
 	case Q4_K, Q5_K, Q6_K:
-		group = packGroupQ4_K
+		group = packGroupK
 	}
 	sizes := []int{group, group + 5, 64, 100}
 	for _, threads := range []int{1, 2} {
