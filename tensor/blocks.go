@@ -56,6 +56,21 @@ func scaleMinK4(j int, q []byte) (sc, m uint8) {
 	return q[j+4]&0xf | (q[j-4]>>6)<<4, q[j+4]>>4 | (q[j]>>6)<<4
 }
 
+// q6KQuants unpacks the 256 6-bit quants (0..63, 32 being zero) of a Q6_K
+// block, in element order.
+func q6KQuants(q *[QK_K]uint8, blk []byte) {
+	_ = blk[blockQ6_K-1]
+	for h := range 2 {
+		ql, qh := blk[64*h:64*h+64], blk[128+32*h:128+32*h+32]
+		for l := range 32 {
+			q[128*h+l] = ql[l]&0xf | (qh[l]&3)<<4
+			q[128*h+l+32] = ql[l+32]&0xf | (qh[l]>>2&3)<<4
+			q[128*h+l+64] = ql[l]>>4 | (qh[l]>>4&3)<<4
+			q[128*h+l+96] = ql[l+32]>>4 | (qh[l]>>6&3)<<4
+		}
+	}
+}
+
 func abs32(f float32) float32 {
 	return math.Float32frombits(math.Float32bits(f) &^ (1 << 31))
 }

@@ -144,26 +144,15 @@ func dequantizeQ5_K(dst []float32, src []byte) {
 }
 
 func dequantizeQ6_K(dst []float32, src []byte) {
+	var q [QK_K]uint8
 	for b := 0; b < len(dst)/QK_K; b++ {
 		x := src[b*blockQ6_K : (b+1)*blockQ6_K]
 		y := dst[b*QK_K : (b+1)*QK_K]
 		d := fp16(x[208:])
-		for h := 0; h < 2; h++ { // two halves of 128 elements
-			ql := x[64*h : 64*h+64]
-			qh := x[128+32*h : 128+32*h+32]
-			sc := x[192+8*h : 192+8*h+8]
-			out := y[128*h : 128*h+128]
-			for l := 0; l < 32; l++ {
-				is := l / 16
-				q1 := int(ql[l]&0xf|(qh[l]>>0&3)<<4) - 32
-				q2 := int(ql[l+32]&0xf|(qh[l]>>2&3)<<4) - 32
-				q3 := int(ql[l]>>4|(qh[l]>>4&3)<<4) - 32
-				q4 := int(ql[l+32]>>4|(qh[l]>>6&3)<<4) - 32
-				out[l] = d * float32(int8(sc[is])) * float32(q1)
-				out[l+32] = d * float32(int8(sc[is+2])) * float32(q2)
-				out[l+64] = d * float32(int8(sc[is+4])) * float32(q3)
-				out[l+96] = d * float32(int8(sc[is+6])) * float32(q4)
-			}
+		q6KQuants(&q, x)
+		for i, v := range q {
+			// scale i/16: the sub-blocks of 16 in element order
+			y[i] = d * float32(int8(x[192+i/16])) * float32(int(v)-32)
 		}
 	}
 }

@@ -248,16 +248,8 @@ func packQ6_K(dst, src []byte, rows, nb int) {
 			pb := dst[(g/G*nb+b)*blockQ6_Kx16:][:blockQ6_Kx16]
 			for r := range G {
 				blk := src[(g+r)*wrow+b*blockQ6_K:][:blockQ6_K]
-				ql, qh, sc := blk[0:128], blk[128:192], blk[192:208]
-				for h := range 2 {
-					for l := range 32 {
-						lo0, lo1, hi := ql[64*h+l], ql[64*h+l+32], qh[32*h+l]
-						q[128*h+l] = lo0&0xf | (hi&3)<<4
-						q[128*h+l+32] = lo1&0xf | (hi>>2&3)<<4
-						q[128*h+l+64] = lo0>>4 | (hi>>4&3)<<4
-						q[128*h+l+96] = lo1>>4 | (hi>>6&3)<<4
-					}
-				}
+				sc := blk[192:208]
+				q6KQuants(&q, blk)
 				pb[2*r], pb[2*r+1] = blk[208], blk[209]
 				for j := range 16 {
 					pb[2*G+G*j+r] = sc[j]
